@@ -1,0 +1,172 @@
+//! `isoformer predict`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use burn::tensor::{Device, Tensor};
+use isoformer_model::model::{Encoded, ModelFiles};
+use isoformer_model::{Example, Predictor};
+
+use crate::io::{at, read_tsv, write_output};
+use crate::{DeviceArg, PredictArgs};
+
+/// Read a model directory and build the predictor on `device`.
+pub fn load_predictor(dir: &Path, device: &Device) -> Result<Predictor> {
+    let read_text = |f: &str| -> Result<String> {
+        let p = dir.join(f);
+        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read (a model directory holds config.json, model.safetensors and the three vocab files)", p.display()))
+    };
+    let config_json = read_text("config.json")?;
+    let dna_vocab = read_text("dna_vocab_list.txt")?;
+    let rna_vocab = read_text("rna_vocab_list.txt")?;
+    let protein_vocab = read_text("protein_vocab_list.txt")?;
+    let wpath = dir.join("model.safetensors");
+    let weights = std::fs::read(&wpath).with_context(|| {
+        if dir.join("pytorch_model.bin").exists() {
+            format!("{}: missing; this directory has pytorch_model.bin: convert it to safetensors first", wpath.display())
+        } else {
+            format!("{}: cannot read", wpath.display())
+        }
+    })?;
+    let files = ModelFiles {
+        config_json: &config_json,
+        safetensors: &weights,
+        dna_vocab: &dna_vocab,
+        rna_vocab: &rna_vocab,
+        protein_vocab: &protein_vocab,
+    };
+    Predictor::from_files(&files, device).with_context(|| format!("loading the model in {}", dir.display()))
+}
+
+pub fn device(arg: DeviceArg) -> Result<Device> {
+    Ok(match arg {
+        DeviceArg::Cpu => Device::flex(),
+        DeviceArg::Gpu => Device::wgpu_options().init().map_err(|e| anyhow!("no usable GPU through wgpu: {e}"))?,
+    })
+}
+
+fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
+}
+
+pub fn run(args: &PredictArgs) -> Result<()> {
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    let device = device(args.device)?;
+    let t0 = Instant::now();
+    let predictor = load_predictor(&args.model, &device)?;
+    log::info!("model loaded in {:.2?}", t0.elapsed());
+
+    let tsv = read_tsv(&args.input, &["transcript_id", "dna", "rna", "protein"])?;
+    let mut encoded = Vec::with_capacity(tsv.rows.len());
+    let mut seen = BTreeMap::new();
+    for (line, f) in &tsv.rows {
+        let ex = Example { id: f[0].clone(), dna: f[1].clone(), rna: f[2].clone(), protein: f[3].clone() };
+        if ex.id.is_empty() {
+            return Err(anyhow!("{}: empty transcript_id", at(&tsv.path, *line)));
+        }
+        if let Some(first) = seen.insert(ex.id.clone(), *line) {
+            return Err(anyhow!("{}: transcript_id {} already on line {first}", at(&tsv.path, *line), ex.id));
+        }
+        let e = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", at(&tsv.path, *line)))?;
+        if e.rna_cropped {
+            log::warn!("{}: {} RNA longer than the model's {} tokens: kept its 3' end", at(&tsv.path, *line), ex.id, predictor.config.num_tokens_per_seq_nuctf_rna);
+        }
+        if e.protein_cropped {
+            log::warn!("{}: {} protein longer than the model's {} tokens: kept its N-terminus", at(&tsv.path, *line), ex.id, predictor.config.num_protein_tokens_per_seq);
+        }
+        encoded.push(e);
+    }
+    if encoded.is_empty() {
+        return Err(anyhow!("{}: no transcripts after the header", at(&tsv.path, 1)));
+    }
+
+    // Batches of equal DNA length, in input order within each length.
+    let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, e) in encoded.iter().enumerate() {
+        by_len.entry(e.dna_len).or_default().push(i);
+    }
+    let names = predictor.output_names();
+    let mut predictions: Vec<Option<Vec<f32>>> = vec![None; encoded.len()];
+    let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
+    let t1 = Instant::now();
+    for idx in by_len.values() {
+        for chunk in idx.chunks(args.batch_size) {
+            let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
+            let out = predictor.forward(&batch).map_err(|e| anyhow!("{e}"))?;
+            let p = read_f32(out.predictions.clone())?;
+            for (k, &i) in chunk.iter().enumerate() {
+                predictions[i] = Some(p[k * names.len()..(k + 1) * names.len()].to_vec());
+            }
+            if args.dump_embeddings.is_some() {
+                collect_dump(&mut dump, &batch, &out)?;
+            }
+        }
+    }
+    log::info!("{} transcripts predicted in {:.2?}", encoded.len(), t1.elapsed());
+
+    let mut text = String::from("transcript_id");
+    for n in &names {
+        text.push('\t');
+        text.push_str(n);
+    }
+    text.push('\n');
+    for (e, p) in encoded.iter().zip(&predictions) {
+        text.push_str(&e.id);
+        for v in p.as_ref().expect("every row predicted") {
+            text.push_str(&format!("\t{v:.6}"));
+        }
+        text.push('\n');
+    }
+    if let Some(path) = &args.dump_embeddings {
+        write_dump(path, dump)?;
+    }
+    write_output(&args.output, text.as_bytes())
+}
+
+enum DumpData {
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+}
+
+fn collect_dump(dump: &mut Vec<(String, Vec<usize>, DumpData)>, batch: &[Encoded], out: &isoformer_model::Output) -> Result<()> {
+    let dims3 = |t: &Tensor<3>| t.dims();
+    let [_, bins, dd] = dims3(&out.dna_embeddings);
+    let [_, r, rw] = dims3(&out.rna_embeddings);
+    let [_, p, pw] = dims3(&out.protein_embeddings);
+    let dna = read_f32(out.dna_embeddings.clone())?;
+    let fin = read_f32(out.final_dna_embeddings.clone())?;
+    let rna = read_f32(out.rna_embeddings.clone())?;
+    let prot = read_f32(out.protein_embeddings.clone())?;
+    for (k, e) in batch.iter().enumerate() {
+        let id = &e.id;
+        let dna_row = |v: &[f32]| v[k * bins * dd..(k + 1) * bins * dd].to_vec();
+        dump.push((format!("{id}.dna_embeddings"), vec![bins, dd], DumpData::F32(dna_row(&dna))));
+        dump.push((format!("{id}.final_dna_embeddings"), vec![bins, dd], DumpData::F32(dna_row(&fin))));
+        let nr = e.rna_tokens.len();
+        dump.push((format!("{id}.rna_embeddings"), vec![nr, rw], DumpData::F32(rna[k * r * rw..(k * r + nr) * rw].to_vec())));
+        let np = e.protein_tokens.len();
+        dump.push((format!("{id}.protein_embeddings"), vec![np, pw], DumpData::F32(prot[k * p * pw..(k * p + np) * pw].to_vec())));
+        dump.push((format!("{id}.rna_tokens"), vec![nr], DumpData::I32(e.rna_tokens.iter().map(|&t| t as i32).collect())));
+        dump.push((format!("{id}.protein_tokens"), vec![np], DumpData::I32(e.protein_tokens.iter().map(|&t| t as i32).collect())));
+    }
+    Ok(())
+}
+
+fn write_dump(path: &Path, dump: Vec<(String, Vec<usize>, DumpData)>) -> Result<()> {
+    use safetensors::tensor::TensorView;
+    let bytes: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = dump
+        .into_iter()
+        .map(|(n, s, d)| match d {
+            DumpData::F32(v) => (n, s, safetensors::Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            DumpData::I32(v) => (n, s, safetensors::Dtype::I32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(n, s, d, b)| Ok((n.clone(), TensorView::new(*d, s.clone(), b).map_err(|e| anyhow!("{n}: {e}"))?)))
+        .collect::<Result<_>>()?;
+    let data = safetensors::serialize(views, None).map_err(|e| anyhow!("serialising embeddings: {e}"))?;
+    write_output(path, &data)
+}

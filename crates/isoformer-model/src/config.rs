@@ -1,0 +1,443 @@
+//! The model configuration, read from the official Hugging Face `config.json`.
+//!
+//! `IsoformerConfig` takes the file verbatim: the official field names (`enformer_*`, `nt_*`,
+//! `esm_*`, `num_heads_omics_cross_attention`, `pool_window_start/end`, ...), unknown fields
+//! ignored. Defaults are the official model's values (InstaDeepAI/isoformer `config.json`,
+//! ../shared/REFERENCE.md), which match enformer-pytorch's `EnformerConfig`, NT-v2-250M and
+//! ESM-2 150M; where the official file sets no value the upstream library default is used and
+//! its source is named beside the field. [`IsoformerConfig::validate`] rejects impossible
+//! geometry with an error naming the field.
+
+use serde::{Deserialize, Serialize};
+
+/// Activation between the head's linear layers. Not recoverable from weights (an activation has
+/// none), so it is a config field of ours, `isoformer_head_activation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadActivation {
+    /// `log(1 + e^x)`; the default (see models/README.md for why).
+    #[default]
+    Softplus,
+    Relu,
+    Tanh,
+    Gelu,
+}
+
+/// The official `config.json`, field for field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IsoformerConfig {
+    // ---- Enformer (enformer-pytorch `EnformerConfig` names, prefixed) ----
+    pub enformer_dim: usize,
+    pub enformer_depth: usize,
+    pub enformer_heads: usize,
+    pub enformer_attn_dim_key: usize,
+    pub enformer_num_downsamples: usize,
+    pub enformer_dim_divisible_by: usize,
+    pub enformer_target_length: usize,
+    pub enformer_use_tf_gamma: bool,
+    pub enformer_use_convnext: bool,
+
+    // ---- Nucleotide Transformer v2 (transformers `EsmConfig` names, prefixed) ----
+    pub nt_vocab_size: usize,
+    pub nt_hidden_size: usize,
+    /// Not in the official file [U]; NT-v2-250M has 24.
+    pub nt_num_hidden_layers: usize,
+    /// Not in the official file [U]; NT-v2-250M has 16.
+    pub nt_num_attention_heads: usize,
+    pub nt_intermediate_size: usize,
+    pub nt_max_position_embeddings: usize,
+    pub nt_add_bias_fnn: bool,
+    pub nt_emb_layer_norm_before: bool,
+    pub nt_mask_token_id: u32,
+    pub nt_pad_token_id: u32,
+    pub nt_token_dropout: bool,
+    pub nt_position_embedding_type: String,
+    /// transformers `EsmConfig` default 1e-12 when absent.
+    pub nt_layer_norm_eps: f64,
+
+    // ---- ESM-2 ----
+    pub esm_vocab_size: usize,
+    pub esm_hidden_size: usize,
+    pub esm_num_hidden_layers: usize,
+    pub esm_num_attention_heads: usize,
+    pub esm_intermediate_size: usize,
+    pub esm_max_position_embeddings: usize,
+    pub esm_add_bias_fnn: bool,
+    pub esm_emb_layer_norm_before: bool,
+    pub esm_mask_token_id: u32,
+    pub esm_pad_token_id: u32,
+    pub esm_token_dropout: bool,
+    pub esm_position_embedding_type: String,
+    /// transformers `EsmConfig` default 1e-12 when absent (the original ESM-2 used 1e-5).
+    pub esm_layer_norm_eps: f64,
+
+    // ---- fusion and head ----
+    pub num_heads_omics_cross_attention: usize,
+    /// DNA tokens per sequence the official data pipeline used (informational).
+    pub num_tokens_per_seq_nuctf: usize,
+    /// RNA token limit (CLS included).
+    pub num_tokens_per_seq_nuctf_rna: usize,
+    /// Protein token limit (`<cls>` and `<eos>` included).
+    pub num_protein_tokens_per_seq: usize,
+    /// First DNA bin (after the Enformer crop) averaged by the head.
+    pub pool_window_start: usize,
+    /// One past the last DNA bin averaged by the head.
+    pub pool_window_end: usize,
+    /// Ours, not official: the head's activation (see [`HeadActivation`]).
+    pub isoformer_head_activation: HeadActivation,
+}
+
+impl Default for IsoformerConfig {
+    fn default() -> Self {
+        Self {
+            enformer_dim: 1536,
+            enformer_depth: 11,
+            enformer_heads: 8,
+            enformer_attn_dim_key: 64,
+            enformer_num_downsamples: 7,
+            enformer_dim_divisible_by: 128,
+            enformer_target_length: 896,
+            enformer_use_tf_gamma: false,
+            enformer_use_convnext: false,
+            nt_vocab_size: 4107,
+            nt_hidden_size: 768,
+            nt_num_hidden_layers: 24,
+            nt_num_attention_heads: 16,
+            nt_intermediate_size: 3072,
+            nt_max_position_embeddings: 2050,
+            nt_add_bias_fnn: false,
+            nt_emb_layer_norm_before: false,
+            nt_mask_token_id: 2,
+            nt_pad_token_id: 1,
+            nt_token_dropout: false,
+            nt_position_embedding_type: "rotary".into(),
+            nt_layer_norm_eps: 1e-12,
+            esm_vocab_size: 33,
+            esm_hidden_size: 640,
+            esm_num_hidden_layers: 30,
+            esm_num_attention_heads: 20,
+            esm_intermediate_size: 2560,
+            esm_max_position_embeddings: 1026,
+            esm_add_bias_fnn: true,
+            esm_emb_layer_norm_before: false,
+            esm_mask_token_id: 32,
+            esm_pad_token_id: 1,
+            esm_token_dropout: true,
+            esm_position_embedding_type: "rotary".into(),
+            esm_layer_norm_eps: 1e-12,
+            num_heads_omics_cross_attention: 8,
+            num_tokens_per_seq_nuctf: 2048,
+            num_tokens_per_seq_nuctf_rna: 2048,
+            num_protein_tokens_per_seq: 1024,
+            pool_window_start: 0,
+            pool_window_end: 896,
+            isoformer_head_activation: HeadActivation::Softplus,
+        }
+    }
+}
+
+/// An impossible or unsupported configuration; the message names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.json is not valid JSON for an IsoFormer config: {0}")]
+    Json(String),
+    #[error("config field `{field}`: {message}")]
+    Field { field: &'static str, message: String },
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Field { field, message: message.into() }
+}
+
+/// Geometry of one ESM-architecture encoder (the NT-v2 RNA encoder or the ESM-2 protein encoder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EsmGeometry {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    /// NT-v2: SiLU(x1)·x2 over a `2 × intermediate` projection; ESM-2: erf-GELU.
+    pub swiglu: bool,
+    pub ffn_bias: bool,
+    pub token_dropout: bool,
+    pub mask_token_id: u32,
+    pub pad_token_id: u32,
+    pub layer_norm_eps: f64,
+    pub max_tokens: usize,
+}
+
+/// Geometry of the Enformer trunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnformerGeometry {
+    pub dim: usize,
+    pub depth: usize,
+    pub heads: usize,
+    pub attn_dim_key: usize,
+    pub num_downsamples: usize,
+    pub target_length: usize,
+    /// Channels after the stem and after each conv-tower stage (`filter_list` upstream).
+    pub filters: Vec<usize>,
+}
+
+impl EnformerGeometry {
+    /// DNA bases per output bin before cropping (2^num_downsamples).
+    pub fn bin_size(&self) -> usize {
+        1 << self.num_downsamples
+    }
+    /// Relative-position features per head (`dim / heads`).
+    pub fn rel_pos_features(&self) -> usize {
+        self.dim / self.heads
+    }
+    /// Output width (`2 × dim`).
+    pub fn out_dim(&self) -> usize {
+        2 * self.dim
+    }
+    /// Output bins for `bins` input bins, as enformer-pytorch's `TargetLengthCrop` computes it
+    /// (`x[:, -trim:trim]` with `trim = (target - bins) // 2`, Python floor division).
+    pub fn cropped_range(&self, bins: usize) -> (usize, usize) {
+        let diff = bins - self.target_length;
+        let trim = diff.div_ceil(2); // -((target - bins) // 2)
+        if trim == 0 { (0, bins) } else { (trim, bins - trim) }
+    }
+}
+
+/// enformer-pytorch `exponential_linspace_int`: channel counts of the conv tower.
+pub fn exponential_linspace_int(start: usize, end: usize, num: usize, divisible_by: usize) -> Vec<usize> {
+    let round = |x: f64| ((x / divisible_by as f64).round_ties_even() as i64 * divisible_by as i64) as usize;
+    if num == 1 {
+        return vec![round(start as f64)];
+    }
+    let base = ((end as f64 / start as f64).ln() / (num as f64 - 1.0)).exp();
+    (0..num).map(|i| round(start as f64 * base.powi(i as i32))).collect()
+}
+
+impl IsoformerConfig {
+    /// Parse `config.json` text; unknown fields are ignored.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let cfg: Self = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reject impossible geometry, naming the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let nonzero: [(&'static str, usize); 14] = [
+            ("enformer_dim", self.enformer_dim),
+            ("enformer_depth", self.enformer_depth),
+            ("enformer_heads", self.enformer_heads),
+            ("enformer_attn_dim_key", self.enformer_attn_dim_key),
+            ("enformer_num_downsamples", self.enformer_num_downsamples),
+            ("enformer_dim_divisible_by", self.enformer_dim_divisible_by),
+            ("enformer_target_length", self.enformer_target_length),
+            ("nt_hidden_size", self.nt_hidden_size),
+            ("nt_num_attention_heads", self.nt_num_attention_heads),
+            ("nt_intermediate_size", self.nt_intermediate_size),
+            ("esm_hidden_size", self.esm_hidden_size),
+            ("esm_num_attention_heads", self.esm_num_attention_heads),
+            ("esm_intermediate_size", self.esm_intermediate_size),
+            ("num_heads_omics_cross_attention", self.num_heads_omics_cross_attention),
+        ];
+        for (field, v) in nonzero {
+            if v == 0 {
+                return Err(bad(field, "must be at least 1"));
+            }
+        }
+        if self.enformer_dim % 2 != 0 {
+            return Err(bad("enformer_dim", format!("{} is odd; the stem uses dim / 2 channels", self.enformer_dim)));
+        }
+        if self.enformer_dim % self.enformer_heads != 0 {
+            return Err(bad(
+                "enformer_heads",
+                format!("{} heads do not divide enformer_dim {}", self.enformer_heads, self.enformer_dim),
+            ));
+        }
+        let rel = self.enformer_dim / self.enformer_heads;
+        if rel % 6 != 0 {
+            return Err(bad(
+                "enformer_dim",
+                format!(
+                    "enformer_dim / enformer_heads = {rel} relative-position features, not divisible by 6 \
+                     (3 feature families, each with a signed copy)"
+                ),
+            ));
+        }
+        if self.enformer_num_downsamples < 2 {
+            return Err(bad("enformer_num_downsamples", "must be at least 2 (stem + one conv-tower stage)"));
+        }
+        if self.enformer_use_tf_gamma {
+            return Err(bad(
+                "enformer_use_tf_gamma",
+                "true is not supported: the official IsoFormer uses false (xlogy/lgamma gamma pdf)",
+            ));
+        }
+        if self.enformer_use_convnext {
+            return Err(bad("enformer_use_convnext", "true is not supported (the official IsoFormer uses false)"));
+        }
+        for (field, hidden, heads_field, heads) in [
+            ("nt_hidden_size", self.nt_hidden_size, "nt_num_attention_heads", self.nt_num_attention_heads),
+            ("esm_hidden_size", self.esm_hidden_size, "esm_num_attention_heads", self.esm_num_attention_heads),
+            (
+                "enformer_dim",
+                2 * self.enformer_dim,
+                "num_heads_omics_cross_attention",
+                self.num_heads_omics_cross_attention,
+            ),
+        ] {
+            if hidden % heads != 0 {
+                return Err(bad(heads_field, format!("{heads} heads do not divide the width {hidden} (`{field}`)")));
+            }
+            if heads_field != "num_heads_omics_cross_attention" && (hidden / heads) % 2 != 0 {
+                return Err(bad(
+                    heads_field,
+                    format!("head size {} is odd; rotary embeddings need an even head size", hidden / heads),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("nt_position_embedding_type", &self.nt_position_embedding_type),
+            ("esm_position_embedding_type", &self.esm_position_embedding_type),
+        ] {
+            if v != "rotary" {
+                return Err(bad(field, format!("{v:?} is not supported; IsoFormer's encoders use \"rotary\"")));
+            }
+        }
+        if self.nt_emb_layer_norm_before {
+            return Err(bad("nt_emb_layer_norm_before", "true is not supported (NT-v2 uses false)"));
+        }
+        if self.esm_emb_layer_norm_before {
+            return Err(bad("esm_emb_layer_norm_before", "true is not supported (ESM-2 uses false)"));
+        }
+        if self.pool_window_end <= self.pool_window_start {
+            return Err(bad(
+                "pool_window_end",
+                format!("{} must be greater than pool_window_start {}", self.pool_window_end, self.pool_window_start),
+            ));
+        }
+        if self.pool_window_end > self.enformer_target_length {
+            return Err(bad(
+                "pool_window_end",
+                format!("{} is past the {} DNA bins (enformer_target_length)", self.pool_window_end, self.enformer_target_length),
+            ));
+        }
+        if self.num_tokens_per_seq_nuctf_rna < 2 {
+            return Err(bad("num_tokens_per_seq_nuctf_rna", "must leave room for CLS and one token"));
+        }
+        if self.num_protein_tokens_per_seq < 3 {
+            return Err(bad("num_protein_tokens_per_seq", "must leave room for <cls>, one residue and <eos>"));
+        }
+        for (field, ln) in [("nt_layer_norm_eps", self.nt_layer_norm_eps), ("esm_layer_norm_eps", self.esm_layer_norm_eps)] {
+            if !(ln > 0.0 && ln.is_finite()) {
+                return Err(bad(field, format!("{ln} must be a positive number")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn enformer(&self) -> EnformerGeometry {
+        let half = self.enformer_dim / 2;
+        let mut filters = vec![half];
+        filters.extend(exponential_linspace_int(
+            half,
+            self.enformer_dim,
+            self.enformer_num_downsamples - 1,
+            self.enformer_dim_divisible_by,
+        ));
+        EnformerGeometry {
+            dim: self.enformer_dim,
+            depth: self.enformer_depth,
+            heads: self.enformer_heads,
+            attn_dim_key: self.enformer_attn_dim_key,
+            num_downsamples: self.enformer_num_downsamples,
+            target_length: self.enformer_target_length,
+            filters,
+        }
+    }
+
+    pub fn nt(&self) -> EsmGeometry {
+        EsmGeometry {
+            vocab_size: self.nt_vocab_size,
+            hidden_size: self.nt_hidden_size,
+            num_layers: self.nt_num_hidden_layers,
+            num_heads: self.nt_num_attention_heads,
+            intermediate_size: self.nt_intermediate_size,
+            swiglu: true,
+            ffn_bias: self.nt_add_bias_fnn,
+            token_dropout: self.nt_token_dropout,
+            mask_token_id: self.nt_mask_token_id,
+            pad_token_id: self.nt_pad_token_id,
+            layer_norm_eps: self.nt_layer_norm_eps,
+            max_tokens: self.num_tokens_per_seq_nuctf_rna,
+        }
+    }
+
+    pub fn esm(&self) -> EsmGeometry {
+        EsmGeometry {
+            vocab_size: self.esm_vocab_size,
+            hidden_size: self.esm_hidden_size,
+            num_layers: self.esm_num_hidden_layers,
+            num_heads: self.esm_num_attention_heads,
+            intermediate_size: self.esm_intermediate_size,
+            swiglu: false,
+            ffn_bias: self.esm_add_bias_fnn,
+            token_dropout: self.esm_token_dropout,
+            mask_token_id: self.esm_mask_token_id,
+            pad_token_id: self.esm_pad_token_id,
+            layer_norm_eps: self.esm_layer_norm_eps,
+            max_tokens: self.num_protein_tokens_per_seq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_filter_list() {
+        // enformer-pytorch: [768, 768, 896, 1024, 1152, 1280, 1536]
+        assert_eq!(IsoformerConfig::default().enformer().filters, vec![768, 768, 896, 1024, 1152, 1280, 1536]);
+    }
+
+    #[test]
+    fn official_crop() {
+        let g = IsoformerConfig::default().enformer();
+        assert_eq!(g.cropped_range(1536), (320, 1216));
+    }
+
+    #[test]
+    fn unknown_fields_ignored_and_defaults_apply() {
+        let c = IsoformerConfig::from_json(r#"{"model_type":"isoformer","enformer_dim":1536,"architectures":["X"]}"#)
+            .unwrap();
+        assert_eq!(c, IsoformerConfig::default());
+    }
+
+    fn field_of(json: &str) -> &'static str {
+        match IsoformerConfig::from_json(json) {
+            Err(ConfigError::Field { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn impossible_geometry_names_the_field() {
+        assert_eq!(field_of(r#"{"esm_num_attention_heads": 7}"#), "esm_num_attention_heads");
+        assert_eq!(field_of(r#"{"nt_num_attention_heads": 5}"#), "nt_num_attention_heads");
+        assert_eq!(field_of(r#"{"enformer_heads": 7}"#), "enformer_heads");
+        // 1536 / 16 = 96 features: divisible by 6; 1280 / 8 = 160 is not.
+        assert_eq!(field_of(r#"{"enformer_dim": 1280}"#), "enformer_dim");
+        assert_eq!(field_of(r#"{"num_heads_omics_cross_attention": 7}"#), "num_heads_omics_cross_attention");
+        assert_eq!(field_of(r#"{"pool_window_start": 10, "pool_window_end": 10}"#), "pool_window_end");
+        assert_eq!(field_of(r#"{"pool_window_end": 900}"#), "pool_window_end");
+        assert_eq!(field_of(r#"{"enformer_use_tf_gamma": true}"#), "enformer_use_tf_gamma");
+        assert_eq!(field_of(r#"{"esm_position_embedding_type": "absolute"}"#), "esm_position_embedding_type");
+        assert_eq!(field_of(r#"{"enformer_depth": 0}"#), "enformer_depth");
+    }
+
+    #[test]
+    fn bad_json_is_reported() {
+        assert!(matches!(IsoformerConfig::from_json("{"), Err(ConfigError::Json(_))));
+        assert!(matches!(IsoformerConfig::from_json(r#"{"enformer_dim": "big"}"#), Err(ConfigError::Json(_))));
+    }
+}

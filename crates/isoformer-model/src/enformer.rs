@@ -1,0 +1,385 @@
+//! The Enformer trunk (DNA encoder), after enformer-pytorch 0.8.12
+//! (lucidrains/enformer-pytorch, enformer_pytorch/modeling_enformer.py) with `use_tf_gamma=False`.
+//!
+//! One-hot DNA `(batch, length, 4)` → stem (Conv k15, residual ConvBlock k1, attention pool) →
+//! conv tower (ConvBlock k5, residual ConvBlock k1, attention pool) × (num_downsamples − 1) →
+//! pre-LN transformer with relative positional logits × depth → target-length crop → final
+//! pointwise (ConvBlock k1 to 2·dim, GELU). Output `(batch, bins, 2·dim)`.
+//!
+//! Checkpoint names are enformer-pytorch's `nn.Sequential` positions, e.g. `stem.1.fn.0.weight`
+//! is the stem's residual block's BatchNorm; the same tensors may also appear under `_trunk.*`
+//! (`_trunk.1` = stem, `_trunk.2` = conv_tower, `_trunk.4` = transformer, `_trunk.6` =
+//! final_pointwise), which the loader accepts as aliases.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::{Tensor, TensorData, activation};
+
+use crate::config::EnformerGeometry;
+use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid, softmax_last};
+use crate::weights::Loader;
+
+/// enformer-pytorch `_trunk` positions of each named submodule: (`canonical.`, `_trunk.N.`).
+pub const TRUNK_ALIASES: [(&str, &str); 4] =
+    [("stem.", "_trunk.1."), ("conv_tower.", "_trunk.2."), ("transformer.", "_trunk.4."), ("final_pointwise.", "_trunk.6.")];
+
+/// BatchNorm → GELU(sigmoid) → Conv1d(k, padding k // 2).
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    pub norm: BatchNorm,
+    pub conv: Conv1d,
+}
+
+impl ConvBlock {
+    fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self {
+        Self { norm: BatchNorm::load(l, &format!("{prefix}.0"), d_in), conv: Conv1d::load(l, &format!("{prefix}.2"), d_in, d_out, k) }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.conv.forward(gelu_sigmoid(self.norm.forward(x)))
+    }
+}
+
+/// Softmax-weighted pooling of neighbouring pairs; logits from a bias-free 1×1 Conv2d.
+#[derive(Module, Debug)]
+pub struct AttentionPool {
+    /// `to_attn_logits.weight` as `[in, out]` (the Conv2d's `[out, in, 1, 1]`, transposed).
+    pub weight: Param<Tensor<2>>,
+}
+
+impl AttentionPool {
+    fn load(l: &mut Loader, prefix: &str, dim: usize) -> Self {
+        let w = l.tensor(&format!("{prefix}.to_attn_logits.weight"), [dim, dim]);
+        Self { weight: Param::from_tensor(w.transpose()) }
+    }
+
+    /// `(b, d, n)` → `(b, d, n / 2)`. `n` must be even (the caller checks the DNA length).
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, d, n] = x.dims();
+        // (b, d, n) -> (b, n/2, 2, d): each pair's two positions side by side.
+        let pairs = x.swap_dims(1, 2).reshape([b, n / 2, 2, d]);
+        let logits = pairs.clone().reshape([b * n, d]).matmul(self.weight.val()).reshape([b, n / 2, 2, d]);
+        let attn = activation::softmax(logits, 2);
+        (pairs * attn).sum_dim(2).reshape([b, n / 2, d]).swap_dims(1, 2)
+    }
+}
+
+/// Conv tower stage: ConvBlock(k5) → Residual(ConvBlock(k1)) → AttentionPool.
+#[derive(Module, Debug)]
+pub struct TowerStage {
+    pub conv: ConvBlock,
+    pub residual: ConvBlock,
+    pub pool: AttentionPool,
+}
+
+impl TowerStage {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.conv.forward(x);
+        let x = self.residual.forward(x.clone()) + x;
+        self.pool.forward(x)
+    }
+}
+
+/// Stem: Conv1d(4 → dim/2, k15) → Residual(ConvBlock(k1)) → AttentionPool.
+#[derive(Module, Debug)]
+pub struct Stem {
+    pub conv: Conv1d,
+    pub residual: ConvBlock,
+    pub pool: AttentionPool,
+}
+
+impl Stem {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.conv.forward(x);
+        let x = self.residual.forward(x.clone()) + x;
+        self.pool.forward(x)
+    }
+}
+
+/// Multi-head attention with Transformer-XL relative positional logits.
+#[derive(Module, Debug)]
+pub struct RelAttention {
+    pub to_q: Linear,
+    pub to_k: Linear,
+    pub to_v: Linear,
+    pub to_out: Linear,
+    pub to_rel_k: Linear,
+    /// `(1, heads, 1, dim_key)`
+    pub rel_content_bias: Param<Tensor<4>>,
+    pub rel_pos_bias: Param<Tensor<4>>,
+    pub heads: usize,
+    pub dim_key: usize,
+}
+
+impl RelAttention {
+    fn load(l: &mut Loader, prefix: &str, g: &EnformerGeometry) -> Self {
+        let (d, h, k) = (g.dim, g.heads, g.attn_dim_key);
+        Self {
+            to_q: l.linear(&format!("{prefix}.to_q"), d, k * h, false),
+            to_k: l.linear(&format!("{prefix}.to_k"), d, k * h, false),
+            to_v: l.linear(&format!("{prefix}.to_v"), d, d, false),
+            to_out: l.linear(&format!("{prefix}.to_out"), d, d, true),
+            to_rel_k: l.linear(&format!("{prefix}.to_rel_k"), g.rel_pos_features(), k * h, false),
+            rel_content_bias: l.param(&format!("{prefix}.rel_content_bias"), [1, h, 1, k]),
+            rel_pos_bias: l.param(&format!("{prefix}.rel_pos_bias"), [1, h, 1, k]),
+            heads: h,
+            dim_key: k,
+        }
+    }
+
+    /// `(b, n, dim)` → `(b, n, dim)`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, n, d] = x.dims();
+        let (h, k) = (self.heads, self.dim_key);
+        let dv = d / h;
+        let split = |t: Tensor<3>, dh: usize| t.reshape([b, n, h, dh]).swap_dims(1, 2);
+        let q = split(self.to_q.forward(x.clone()), k).mul_scalar((k as f64).powf(-0.5));
+        let key = split(self.to_k.forward(x.clone()), k);
+        let v = split(self.to_v.forward(x.clone()), dv);
+
+        let content = (q.clone() + self.rel_content_bias.val()).matmul(key.swap_dims(2, 3));
+
+        let features = d / h;
+        let positions = Tensor::<2>::from_data(
+            TensorData::new(positional_features(n, features), [2 * n - 1, features]),
+            &x.device(),
+        );
+        // (2n-1, h*k) -> (1, h, k, 2n-1)
+        let rel_k = self.to_rel_k.forward(positions).reshape([1, 2 * n - 1, h, k]).permute([0, 2, 3, 1]);
+        let rel = (q + self.rel_pos_bias.val()).matmul(rel_k); // (b, h, n, 2n-1)
+        let rel = relative_shift(rel);
+
+        let attn = softmax_last(content + rel);
+        let out = attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
+        self.to_out.forward(out)
+    }
+}
+
+/// enformer-pytorch `relative_shift`: `(b, h, n, 2n−1)` logits over distances −(n−1)..(n−1) →
+/// `(b, h, n, n)` with entry `[i, j]` for distance `j − i`. Same pad/reshape/slice sequence.
+pub fn relative_shift(x: Tensor<4>) -> Tensor<4> {
+    let [b, h, t1, t2] = x.dims();
+    let pad = Tensor::<4>::zeros([b, h, t1, 1], &x.device());
+    let x = Tensor::cat(vec![pad, x], 3); // (b, h, t1, t2+1)
+    let t2p = t2 + 1;
+    let x = x.reshape([b, h, t2p, t1]);
+    let x = x.slice([0..b, 0..h, 1..t2p, 0..t1]);
+    let x = x.reshape([b, h, t1, t2p - 1]);
+    x.slice([0..b, 0..h, 0..t1, 0..t2p.div_ceil(2)])
+}
+
+/// Relative positional features, `(2n − 1, features)` row-major, rows for distances
+/// −(n−1)..(n−1): exponential, central mask and gamma pdf families (features / 6 bases each),
+/// then the same multiplied by sign(distance).
+///
+/// Computed in f32 in the order enformer-pytorch computes it (get_positional_embed), because
+/// the gamma family is a difference of large logs (lgamma of concentrations up to 4096 at the
+/// official length) whose f32 rounding is part of the reference's result.
+pub fn positional_features(n: usize, features: usize) -> Vec<f32> {
+    let per = features / 6;
+    let rows = 2 * n - 1;
+    let mut out = vec![0f32; rows * features];
+    let seq_len = n as f64;
+
+    // exponential: half_life = 2 ** linspace(3, log2(n), per); exp(-ln2 / half_life * |d|)
+    let max_range = seq_len.ln() / 2f64.ln();
+    let half_life: Vec<f32> = linspace_f32(3.0, max_range as f32, per).iter().map(|&t| 2f32.powf(t)).collect();
+    let ln2 = std::f64::consts::LN_2 as f32;
+    let exp_coef: Vec<f32> = half_life.iter().map(|&hl| hl.recip() * -ln2).collect();
+
+    // central mask: 2 ** arange(1, per + 1) - 1 > |d|
+    let widths: Vec<f32> = (1..=per).map(|i| 2f32.powi(i as i32) - 1.0).collect();
+
+    // gamma pdf
+    let stddev = seq_len / (2.0 * per as f64);
+    let start_mean = seq_len / per as f64;
+    let mean = linspace_f32(start_mean as f32, seq_len as f32, per);
+    let stddev32 = stddev as f32;
+    let var32 = (stddev * stddev) as f32;
+    let conc: Vec<f32> = mean.iter().map(|&m| (m / stddev32).powi(2)).collect();
+    let rate: Vec<f32> = mean.iter().map(|&m| m / var32).collect();
+    let log_norm: Vec<f32> =
+        conc.iter().zip(&rate).map(|(&c, &r)| libm::lgammaf(c) - c * r.ln()).collect();
+
+    let mut gamma = vec![0f32; per];
+    for row in 0..rows {
+        let dist = row as i64 - (n as i64 - 1);
+        let a = dist.unsigned_abs() as f32;
+        let sign = dist.signum() as f32;
+        let o = &mut out[row * features..(row + 1) * features];
+        for j in 0..per {
+            o[j] = (exp_coef[j] * a).exp();
+            o[per + j] = if widths[j] > a { 1.0 } else { 0.0 };
+            // xlogy(c - 1, x) is 0 where x == 0
+            let xlogy = if a == 0.0 { 0.0 } else { (conc[j] - 1.0) * a.ln() };
+            let unnorm = xlogy - rate[j] * a;
+            gamma[j] = (unnorm - log_norm[j]).exp() + 1e-8;
+        }
+        let max = gamma.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for j in 0..per {
+            o[2 * per + j] = gamma[j] / max;
+        }
+        for j in 0..3 * per {
+            o[3 * per + j] = sign * o[j];
+        }
+    }
+    out
+}
+
+/// torch.linspace for float32 (aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp): the first
+/// half counts up from `start`, the second half down from `end`.
+fn linspace_f32(start: f32, end: f32, steps: usize) -> Vec<f32> {
+    if steps == 1 {
+        return vec![start];
+    }
+    let step = (end - start) / (steps - 1) as f32;
+    let halfway = steps / 2;
+    (0..steps)
+        .map(|i| if i < halfway { start + step * i as f32 } else { end - step * (steps - i - 1) as f32 })
+        .collect()
+}
+
+/// Pre-LN transformer block: Residual(LN → attention), Residual(LN → Linear(d, 2d) → ReLU → Linear(2d, d)).
+#[derive(Module, Debug)]
+pub struct TransformerBlock {
+    pub attn_norm: LayerNorm,
+    pub attn: RelAttention,
+    pub ffn_norm: LayerNorm,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+}
+
+impl TransformerBlock {
+    /// `prefix` is `transformer.{i}` in a full checkpoint (the block's own names are
+    /// `0.fn.0` (LN), `0.fn.1` (attention), `1.fn.0` (LN), `1.fn.1` and `1.fn.4` (Linear)).
+    pub fn load(l: &mut Loader, prefix: &str, g: &EnformerGeometry) -> Self {
+        let p = |s: &str| if prefix.is_empty() { s.to_string() } else { format!("{prefix}.{s}") };
+        let d = g.dim;
+        Self {
+            attn_norm: LayerNorm::load(l, &p("0.fn.0"), d, 1e-5),
+            attn: RelAttention::load(l, &p("0.fn.1"), g),
+            ffn_norm: LayerNorm::load(l, &p("1.fn.0"), d, 1e-5),
+            ffn_in: l.linear(&p("1.fn.1"), d, 2 * d, true),
+            ffn_out: l.linear(&p("1.fn.4"), 2 * d, d, true),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.attn.forward(self.attn_norm.forward(x.clone())) + x;
+        let y = self.ffn_out.forward(activation::relu(self.ffn_in.forward(self.ffn_norm.forward(x.clone()))));
+        y + x
+    }
+}
+
+/// The whole trunk.
+#[derive(Module, Debug)]
+pub struct Enformer {
+    pub stem: Stem,
+    pub conv_tower: Vec<TowerStage>,
+    pub transformer: Vec<TransformerBlock>,
+    pub final_pointwise: ConvBlock,
+    pub target_length: usize,
+    pub bin_size: usize,
+}
+
+/// What each stage produced, for parity tests and bisecting.
+#[derive(Debug, Default)]
+pub struct EnformerTrace {
+    pub stem: Option<Tensor<3>>,
+    pub conv_tower: Vec<Tensor<3>>,
+    pub transformer: Vec<Tensor<3>>,
+    pub crop: Option<Tensor<3>>,
+}
+
+impl Enformer {
+    /// Load from names under `prefix` (e.g. `"enformer."`, or `""`).
+    pub fn load(l: &mut Loader, prefix: &str, g: &EnformerGeometry) -> Self {
+        for (canonical, alias) in TRUNK_ALIASES {
+            l.add_alias(format!("{prefix}{canonical}"), format!("{prefix}{alias}"));
+        }
+        let half = g.dim / 2;
+        let stem = Stem {
+            conv: Conv1d::load(l, &format!("{prefix}stem.0"), 4, half, 15),
+            residual: ConvBlock::load(l, &format!("{prefix}stem.1.fn"), half, half, 1),
+            pool: AttentionPool::load(l, &format!("{prefix}stem.2"), half),
+        };
+        let conv_tower = g
+            .filters
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                let p = format!("{prefix}conv_tower.{i}");
+                TowerStage {
+                    conv: ConvBlock::load(l, &format!("{p}.0"), w[0], w[1], 5),
+                    residual: ConvBlock::load(l, &format!("{p}.1.fn"), w[1], w[1], 1),
+                    pool: AttentionPool::load(l, &format!("{p}.2"), w[1]),
+                }
+            })
+            .collect();
+        let transformer =
+            (0..g.depth).map(|i| TransformerBlock::load(l, &format!("{prefix}transformer.{i}"), g)).collect();
+        let last = *g.filters.last().expect("filters");
+        let final_pointwise = ConvBlock::load(l, &format!("{prefix}final_pointwise.1"), last, 2 * g.dim, 1);
+        Self { stem, conv_tower, transformer, final_pointwise, target_length: g.target_length, bin_size: g.bin_size() }
+    }
+
+    /// Smallest accepted DNA length and the step between accepted lengths.
+    pub fn length_rule(&self) -> (usize, usize) {
+        (self.target_length * self.bin_size, self.bin_size)
+    }
+
+    /// `(b, length, 4)` one-hot → `(b, bins, 2·dim)`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.forward_traced(x, None)
+    }
+
+    pub fn forward_traced(&self, x: Tensor<3>, mut trace: Option<&mut EnformerTrace>) -> Tensor<3> {
+        let mut h = self.stem.forward(x.swap_dims(1, 2));
+        if let Some(t) = trace.as_deref_mut() {
+            t.stem = Some(h.clone());
+        }
+        for stage in &self.conv_tower {
+            h = stage.forward(h);
+            if let Some(t) = trace.as_deref_mut() {
+                t.conv_tower.push(h.clone());
+            }
+        }
+        let mut h = h.swap_dims(1, 2);
+        for block in &self.transformer {
+            h = block.forward(h);
+            if let Some(t) = trace.as_deref_mut() {
+                t.transformer.push(h.clone());
+            }
+        }
+        let [b, bins, d] = h.dims();
+        let (start, end) = crop_range(bins, self.target_length);
+        let h = h.slice([0..b, start..end, 0..d]);
+        if let Some(t) = trace.as_deref_mut() {
+            t.crop = Some(h.clone());
+        }
+        gelu_sigmoid(self.final_pointwise.forward(h.swap_dims(1, 2)).swap_dims(1, 2))
+    }
+}
+
+/// enformer-pytorch `TargetLengthCrop`: `x[:, -trim:trim]`, `trim = (target − bins) // 2`.
+pub fn crop_range(bins: usize, target: usize) -> (usize, usize) {
+    let trim = (bins - target).div_ceil(2);
+    if trim == 0 { (0, bins) } else { (trim, bins - trim) }
+}
+
+/// A device-independent check of a DNA length against the trunk's geometry.
+pub fn check_dna_length(len: usize, g: &EnformerGeometry) -> Result<(), String> {
+    let bin = g.bin_size();
+    if len == 0 || len % bin != 0 {
+        return Err(format!("DNA length {len} is not a positive multiple of {bin} (2^enformer_num_downsamples)"));
+    }
+    if len / bin < g.target_length {
+        return Err(format!(
+            "DNA length {len} gives {} bins, fewer than enformer_target_length {} (need at least {} bp)",
+            len / bin,
+            g.target_length,
+            g.target_length * bin
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! ESM-architecture encoders: ESM-2 (protein) and Nucleotide Transformer v2 (RNA), after
+//! transformers 4.56 `models/esm/modeling_esm.py` (`EsmModel`, eval mode, eager attention).
+//!
+//! Shared: token embeddings (no absolute positions), pre-LN layers with rotary position
+//! embeddings applied to q and k after q is scaled by head_dim^-0.5 (rotate-half convention,
+//! base 10000), padded keys masked with float32's minimum, final `emb_layer_norm_after`.
+//! Differences, from the geometry:
+//! * ESM-2: feed-forward Linear+bias → erf-GELU → Linear+bias; token dropout at inference:
+//!   `<mask>` embeddings zeroed and all scaled by (1 − 0.15·0.8)/(1 − observed mask ratio).
+//! * NT-v2: feed-forward SwiGLU without biases: Linear(d → 2i) split [x1, x2] → SiLU(x1)·x2 →
+//!   Linear(i → d) (NT-v2's published definition; not in transformers).
+//! Embeddings are multiplied by the attention mask (padding rows zero) in both.
+//!
+//! Names: `embeddings.word_embeddings.weight`, `encoder.layer.{i}.attention.self.{query,key,value}`,
+//! `…attention.output.dense`, `…attention.LayerNorm`, `…intermediate.dense`, `…output.dense`,
+//! `…LayerNorm`, `encoder.emb_layer_norm_after`.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::{Int, Tensor, TensorData, activation};
+
+use crate::config::EsmGeometry;
+use crate::nn::{LayerNorm, gelu_erf, softmax_last};
+use crate::weights::Loader;
+
+/// One ESM layer.
+#[derive(Module, Debug)]
+pub struct EsmLayer {
+    pub attention_norm: LayerNorm,
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub attention_out: Linear,
+    pub ffn_norm: LayerNorm,
+    pub intermediate: Linear,
+    pub output: Linear,
+    pub heads: usize,
+    pub swiglu: bool,
+}
+
+impl EsmLayer {
+    fn load(l: &mut Loader, p: &str, g: &EsmGeometry) -> Self {
+        let d = g.hidden_size;
+        let inter_out = if g.swiglu { 2 * g.intermediate_size } else { g.intermediate_size };
+        Self {
+            attention_norm: LayerNorm::load(l, &format!("{p}.attention.LayerNorm"), d, g.layer_norm_eps),
+            query: l.linear(&format!("{p}.attention.self.query"), d, d, true),
+            key: l.linear(&format!("{p}.attention.self.key"), d, d, true),
+            value: l.linear(&format!("{p}.attention.self.value"), d, d, true),
+            attention_out: l.linear(&format!("{p}.attention.output.dense"), d, d, true),
+            ffn_norm: LayerNorm::load(l, &format!("{p}.LayerNorm"), d, g.layer_norm_eps),
+            intermediate: l.linear(&format!("{p}.intermediate.dense"), d, inter_out, g.ffn_bias),
+            output: l.linear(&format!("{p}.output.dense"), g.intermediate_size, d, g.ffn_bias),
+            heads: g.num_heads,
+            swiglu: g.swiglu,
+        }
+    }
+
+    /// `x (b, l, d)`, `rotary = (cos, sin)` each `(l, head_dim)`, `mask_bias (b, 1, 1, l)`.
+    pub fn forward(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), mask_bias: Tensor<4>) -> Tensor<3> {
+        let [b, l, d] = x.dims();
+        let h = self.heads;
+        let hd = d / h;
+        let normed = self.attention_norm.forward(x.clone());
+        let split = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2);
+        let q = split(self.query.forward(normed.clone())).mul_scalar((hd as f64).powf(-0.5));
+        let k = split(self.key.forward(normed.clone()));
+        let v = split(self.value.forward(normed));
+        let q = apply_rotary(q, rotary);
+        let k = apply_rotary(k, rotary);
+        let scores = q.matmul(k.swap_dims(2, 3)) + mask_bias;
+        let ctx = softmax_last(scores).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let x = self.attention_out.forward(ctx) + x;
+
+        let y = self.intermediate.forward(self.ffn_norm.forward(x.clone()));
+        let y = if self.swiglu {
+            let [b, l, two_i] = y.dims();
+            let i = two_i / 2;
+            let x1 = y.clone().slice([0..b, 0..l, 0..i]);
+            let x2 = y.slice([0..b, 0..l, i..two_i]);
+            activation::silu(x1) * x2
+        } else {
+            gelu_erf(y)
+        };
+        self.output.forward(y) + x
+    }
+}
+
+/// `x·cos + rotate_half(x)·sin`, `rotate_half(x) = cat(−x2, x1)`; `x (b, h, l, hd)`.
+fn apply_rotary(x: Tensor<4>, (cos, sin): &(Tensor<2>, Tensor<2>)) -> Tensor<4> {
+    let [b, h, l, hd] = x.dims();
+    let half = hd / 2;
+    let x1 = x.clone().slice([0..b, 0..h, 0..l, 0..half]);
+    let x2 = x.clone().slice([0..b, 0..h, 0..l, half..hd]);
+    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+    x * cos.clone().reshape([1, 1, l, hd]) + rotated * sin.clone().reshape([1, 1, l, hd])
+}
+
+/// Rotary tables `(cos, sin)` of shape `(len, head_dim)`, computed as transformers'
+/// `RotaryEmbedding` does in float32: `inv_freq = 1 / 10000^(arange(0, hd, 2) / hd)`,
+/// `freqs = outer(t, inv_freq)`, `emb = cat(freqs, freqs)`.
+pub fn rotary_tables(len: usize, head_dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let inv: Vec<f32> =
+        (0..head_dim).step_by(2).map(|i| 1.0 / 10000f32.powf(i as f32 / head_dim as f32)).collect();
+    let mut cos = vec![0f32; len * head_dim];
+    let mut sin = vec![0f32; len * head_dim];
+    let half = head_dim / 2;
+    for t in 0..len {
+        for (j, &f) in inv.iter().enumerate() {
+            let a = t as f32 * f;
+            let (s, c) = a.sin_cos();
+            for col in [j, j + half] {
+                cos[t * head_dim + col] = c;
+                sin[t * head_dim + col] = s;
+            }
+        }
+    }
+    (cos, sin)
+}
+
+/// An ESM-architecture encoder.
+#[derive(Module, Debug)]
+pub struct EsmEncoder {
+    /// `[vocab, d]`
+    pub word_embeddings: Param<Tensor<2>>,
+    pub layer: Vec<EsmLayer>,
+    pub emb_layer_norm_after: LayerNorm,
+    pub heads: usize,
+    pub token_dropout: bool,
+    pub mask_token_id: u32,
+    pub pad_token_id: u32,
+}
+
+impl EsmEncoder {
+    /// Load from names under `prefix` (e.g. `"esm_model.esm."`, or `""`).
+    pub fn load(l: &mut Loader, prefix: &str, g: &EsmGeometry) -> Self {
+        Self {
+            word_embeddings: l.param(&format!("{prefix}embeddings.word_embeddings.weight"), [g.vocab_size, g.hidden_size]),
+            layer: (0..g.num_layers).map(|i| EsmLayer::load(l, &format!("{prefix}encoder.layer.{i}"), g)).collect(),
+            emb_layer_norm_after: LayerNorm::load(
+                l,
+                &format!("{prefix}encoder.emb_layer_norm_after"),
+                g.hidden_size,
+                g.layer_norm_eps,
+            ),
+            heads: g.num_heads,
+            token_dropout: g.token_dropout,
+            mask_token_id: g.mask_token_id,
+            pad_token_id: g.pad_token_id,
+        }
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.word_embeddings.dims()[1]
+    }
+
+    /// Token ids `(b, l)` padded with the pad id → last hidden state `(b, l, d)` after
+    /// `emb_layer_norm_after`. The attention mask is `ids != pad`.
+    pub fn forward(&self, ids: &[Vec<u32>]) -> Tensor<3> {
+        self.forward_traced(ids, None)
+    }
+
+    /// As [`forward`](Self::forward), pushing the embeddings and each layer's output (before
+    /// the final LayerNorm) to `trace`, as transformers' `hidden_states` holds them.
+    pub fn forward_traced(&self, ids: &[Vec<u32>], mut trace: Option<&mut Vec<Tensor<3>>>) -> Tensor<3> {
+        let device = self.word_embeddings.device();
+        let b = ids.len();
+        let l = ids.iter().map(Vec::len).max().unwrap_or(0);
+        let d = self.hidden_size();
+        let mut flat = Vec::with_capacity(b * l);
+        let mut mask = Vec::with_capacity(b * l);
+        let mut scale = Vec::with_capacity(b);
+        let mut keep = Vec::with_capacity(b * l);
+        for row in ids {
+            let masked = row.iter().filter(|&&t| t == self.mask_token_id).count();
+            for j in 0..l {
+                let tok = row.get(j).copied().unwrap_or(self.pad_token_id);
+                flat.push(tok as i64);
+                mask.push(if tok != self.pad_token_id { 1f32 } else { 0.0 });
+                keep.push(if self.token_dropout && tok == self.mask_token_id { 0f32 } else { 1.0 });
+            }
+            // transformers: src_lengths = attention_mask.sum(-1); ratio = #mask / src_length
+            let valid = row.iter().filter(|&&t| t != self.pad_token_id).count().max(1);
+            let observed = masked as f32 / valid as f32;
+            scale.push(if self.token_dropout { (1.0 - 0.15 * 0.8) / (1.0 - observed) } else { 1.0 });
+        }
+        let idx = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, l]), &device);
+        let mask_t = Tensor::<2>::from_data(TensorData::new(mask, [b, l]), &device);
+        let mut x = burn::tensor::module::embedding(self.word_embeddings.val(), idx);
+        if self.token_dropout {
+            let keep = Tensor::<2>::from_data(TensorData::new(keep, [b, l]), &device);
+            let scale = Tensor::<1>::from_data(TensorData::new(scale, [b]), &device);
+            x = x * keep.reshape([b, l, 1]) * scale.reshape([b, 1, 1]);
+        }
+        x = x * mask_t.clone().reshape([b, l, 1]);
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(x.clone());
+        }
+        // (1 - mask) * finfo(float32).min, broadcast over heads and queries
+        let mask_bias = mask_t.neg().add_scalar(1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, l]);
+        let hd = d / self.heads;
+        let (cos, sin) = rotary_tables(l, hd);
+        let rotary = (
+            Tensor::<2>::from_data(TensorData::new(cos, [l, hd]), &device),
+            Tensor::<2>::from_data(TensorData::new(sin, [l, hd]), &device),
+        );
+        for layer in &self.layer {
+            x = layer.forward(x, &rotary, mask_bias.clone());
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(x.clone());
+            }
+        }
+        self.emb_layer_norm_after.forward(x)
+    }
+}

@@ -1,0 +1,91 @@
+//! Cross-attention fusion: the DNA embeddings attend to the RNA encoder's last hidden states,
+//! then to the protein encoder's (../shared/REFERENCE.md, "Fusion and head").
+//!
+//! Each layer: q = Linear(D→D)(dna), k, v = Linear(E→D)(other), heads of D / h, softmax(q·kᵀ/√(D/h))
+//! with padded keys filled with −1e30, `out = dense(context) + dna`; no LayerNorm, no
+//! feed-forward. A transcript without protein (non-coding) skips the protein layer: its DNA
+//! embeddings after the RNA layer pass through unchanged (documented in models/README.md).
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Bool, Tensor, TensorData};
+
+use crate::nn::softmax_last;
+use crate::weights::Loader;
+
+/// Leaf names accepted for the four projections, in (query, key, value, output) order.
+pub const PROJECTION_NAMES: [[&str; 4]; 3] =
+    [["query", "key", "value", "dense"], ["to_q", "to_k", "to_v", "to_out"], ["q_proj", "k_proj", "v_proj", "out_proj"]];
+
+#[derive(Module, Debug)]
+pub struct CrossAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub dense: Linear,
+    pub heads: usize,
+}
+
+impl CrossAttention {
+    /// `prefix` ends with `.` (or is empty); `names` is one row of [`PROJECTION_NAMES`].
+    pub fn load(l: &mut Loader, prefix: &str, names: [&str; 4], dim: usize, other_dim: usize, heads: usize) -> Self {
+        Self {
+            query: l.linear(&format!("{prefix}{}", names[0]), dim, dim, true),
+            key: l.linear(&format!("{prefix}{}", names[1]), other_dim, dim, true),
+            value: l.linear(&format!("{prefix}{}", names[2]), other_dim, dim, true),
+            dense: l.linear(&format!("{prefix}{}", names[3]), dim, dim, true),
+            heads,
+        }
+    }
+
+    /// `x (b, n, D)`, `other (b, m, E)`, `other_valid[b][m]` (false = padding) → `(b, n, D)`.
+    pub fn forward(&self, x: Tensor<3>, other: Tensor<3>, other_valid: &[Vec<bool>]) -> Tensor<3> {
+        let [b, n, d] = x.dims();
+        let m = other.dims()[1];
+        let h = self.heads;
+        let hd = d / h;
+        let q = self.query.forward(x.clone()).reshape([b, n, h, hd]).swap_dims(1, 2);
+        let k = self.key.forward(other.clone()).reshape([b, m, h, hd]).swap_dims(1, 2);
+        let v = self.value.forward(other).reshape([b, m, h, hd]).swap_dims(1, 2);
+        let logits = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt());
+        let pad: Vec<bool> = other_valid.iter().flat_map(|row| (0..m).map(|j| !row.get(j).copied().unwrap_or(false))).collect();
+        let pad = Tensor::<4, Bool>::from_data(TensorData::new(pad, [b, 1, 1, m]), &x.device()).expand([b, h, n, m]);
+        let attn = softmax_last(logits.mask_fill(pad, -1e30));
+        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
+        self.dense.forward(ctx) + x
+    }
+}
+
+/// Both fusion layers.
+#[derive(Module, Debug)]
+pub struct Fusion {
+    pub rna: CrossAttention,
+    pub protein: CrossAttention,
+}
+
+impl Fusion {
+    /// `dna (b, n, D)`, `rna (b, r, E1)`, `protein (b, p, E2)`; `has_protein[b]` false skips the
+    /// protein layer for that row.
+    pub fn forward(
+        &self,
+        dna: Tensor<3>,
+        rna: Tensor<3>,
+        rna_valid: &[Vec<bool>],
+        protein: Tensor<3>,
+        protein_valid: &[Vec<bool>],
+        has_protein: &[bool],
+    ) -> Tensor<3> {
+        let x = self.rna.forward(dna, rna, rna_valid);
+        if !has_protein.iter().any(|&p| p) {
+            return x;
+        }
+        let with = self.protein.forward(x.clone(), protein, protein_valid);
+        if has_protein.iter().all(|&p| p) {
+            return with;
+        }
+        let [b, n, d] = x.dims();
+        let skip: Vec<bool> = has_protein.iter().map(|&p| !p).collect();
+        let skip = Tensor::<3, Bool>::from_data(TensorData::new(skip, [b, 1, 1]), &x.device()).expand([b, n, d]);
+        with.mask_where(skip, x)
+    }
+}

@@ -1,0 +1,118 @@
+//! Small layers shared by the encoders, in PyTorch's eval-mode semantics.
+
+use burn::module::{Module, Param};
+use burn::tensor::module::conv1d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, activation};
+
+use crate::weights::Loader;
+
+/// `nn.LayerNorm` over the last dimension (biased variance, eps inside the square root).
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    pub fn load(l: &mut Loader, prefix: &str, dim: usize, eps: f64) -> Self {
+        Self {
+            weight: l.param(&format!("{prefix}.weight"), [dim]),
+            bias: l.param(&format!("{prefix}.bias"), [dim]),
+            eps,
+        }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mean = x.clone().mean_dim(D - 1);
+        let centered = x - mean;
+        let var = centered.clone().square().mean_dim(D - 1);
+        let normed = centered / var.add_scalar(self.eps).sqrt();
+        let shape = broadcast_shape::<D>(self.weight.dims()[0]);
+        normed * self.weight.val().reshape(shape) + self.bias.val().reshape(shape)
+    }
+}
+
+/// `[1, …, 1, n]` for broadcasting a vector over the last dimension.
+fn broadcast_shape<const D: usize>(n: usize) -> [usize; D] {
+    let mut s = [1; D];
+    s[D - 1] = n;
+    s
+}
+
+/// `nn.BatchNorm1d` in eval mode on `(batch, channels, length)`: running statistics.
+#[derive(Module, Debug)]
+pub struct BatchNorm {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub running_mean: Param<Tensor<1>>,
+    pub running_var: Param<Tensor<1>>,
+    pub eps: f64,
+}
+
+impl BatchNorm {
+    pub fn load(l: &mut Loader, prefix: &str, dim: usize) -> Self {
+        // enformer-pytorch uses nn.BatchNorm1d's default eps (1e-5).
+        Self {
+            weight: l.param(&format!("{prefix}.weight"), [dim]),
+            bias: l.param(&format!("{prefix}.bias"), [dim]),
+            running_mean: l.param(&format!("{prefix}.running_mean"), [dim]),
+            running_var: l.param(&format!("{prefix}.running_var"), [dim]),
+            eps: 1e-5,
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let c = self.weight.dims()[0];
+        let inv_std = self.running_var.val().add_scalar(self.eps).sqrt().recip();
+        let scale = self.weight.val() * inv_std;
+        let shift = self.bias.val() - self.running_mean.val() * scale.clone();
+        x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
+    }
+}
+
+/// `nn.Conv1d(in, out, k, padding = k // 2)` on `(batch, channels, length)`.
+#[derive(Module, Debug)]
+pub struct Conv1d {
+    /// `[out, in, k]`, PyTorch's layout.
+    pub weight: Param<Tensor<3>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Conv1d {
+    pub fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self {
+        Self {
+            weight: l.param(&format!("{prefix}.weight"), [d_out, d_in, k]),
+            bias: l.param(&format!("{prefix}.bias"), [d_out]),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [d_out, d_in, k] = self.weight.dims();
+        if k == 1 {
+            // A pointwise convolution is a matmul over channels: (b, n, in) x (in, out).
+            let [b, _, n] = x.dims();
+            let w = self.weight.val().reshape([d_out, d_in]).transpose();
+            let y = x.swap_dims(1, 2).reshape([b * n, d_in]).matmul(w) + self.bias.val().reshape([1, d_out]);
+            return y.reshape([b, n, d_out]).swap_dims(1, 2);
+        }
+        conv1d(x, self.weight.val(), Some(self.bias.val()), ConvOptions::new([1], [k / 2], [1], 1))
+    }
+}
+
+/// `x · sigmoid(1.702 x)`: enformer-pytorch's `GELU` (enformer_pytorch/modeling_enformer.py,
+/// class GELU), not the erf GELU.
+pub fn gelu_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::sigmoid(x.clone().mul_scalar(1.702)) * x
+}
+
+/// `x · ½(1 + erf(x/√2))`: transformers' ESM `gelu` (models/esm/modeling_esm.py).
+pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::gelu(x)
+}
+
+/// Softmax over the last dimension with the maximum subtracted first.
+pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::softmax(x, D - 1)
+}
