@@ -77,6 +77,19 @@ class NoBiasOutput(nn.Module):
         return self.dense(hidden_states) + input_tensor
 
 
+def esm_forward(model, ids, output_hidden_states=False):
+    """EsmModel with the attention mask given to the embeddings.
+
+    transformers 4.56's `EsmModel.forward` no longer passes `attention_mask` to `EsmEmbeddings`,
+    so padding rows are not zeroed and ESM's token-dropout ratio is taken over the padded length.
+    ESM-2's own code, the transformers releases IsoFormer was built with (4.29) and
+    ../shared/REFERENCE.md mask them; so do we (a transcript's result must not depend on what
+    it was batched with). Passing the embeddings in restores that behaviour exactly."""
+    mask = (ids != 1).long()
+    emb = model.esm.embeddings(input_ids=ids, attention_mask=mask)
+    return model.esm(inputs_embeds=emb, attention_mask=mask, output_hidden_states=output_hidden_states)
+
+
 def make_nt(cfg):
     model = EsmForMaskedLM(cfg)
     for layer in model.esm.encoder.layer:
@@ -141,9 +154,9 @@ class Isoformer(nn.Module):
         rec = record if record is not None else {}
         dna = self.dna()(dna_onehot, return_only_embeddings=True)
         rna_mask = (rna_ids != 1).long()
-        rna = self.rna().esm(rna_ids, attention_mask=rna_mask).last_hidden_state
+        rna = esm_forward(self.rna(), rna_ids).last_hidden_state
         prot_mask = (protein_ids != 1).long()
-        prot = self.protein().esm(protein_ids, attention_mask=prot_mask).last_hidden_state
+        prot = esm_forward(self.protein(), protein_ids).last_hidden_state
         x = self.cross_attention_layer_rna(dna, rna, rna_mask)
         rec["fusion.after_rna"] = x
         with_p = self.cross_attention_layer_protein(x, prot, prot_mask)
@@ -311,8 +324,7 @@ def enformer_record(enf, x, rec, p="enformer"):
 
 
 def esm_record(model, ids, rec, p):
-    mask = (ids != 1).long()
-    out = model.esm(ids, attention_mask=mask, output_hidden_states=True)
+    out = esm_forward(model, ids, output_hidden_states=True)
     for i, hs in enumerate(out.hidden_states[:-1]):
         rec[f"{p}.hidden.{i}"] = hs  # 0 = embeddings, i = after layer i (before final LN)
     rec[f"{p}.out"] = out.last_hidden_state
@@ -454,7 +466,7 @@ def wide_blocks(gen):
             ids = torch.randint(4, 4100 if nt else 24, (2, 37), generator=gen)
             ids[1, 30:] = 1  # padding in the second row
             ids[:, 0] = 3 if nt else 0
-            out = m.esm(ids, attention_mask=(ids != 1).long()).last_hidden_state
+            out = esm_forward(m, ids).last_hidden_state
             rec[f"{name}.ids"] = ids.to(torch.int32)
             rec[f"{name}.out"] = out
     save(FIX / "wide_blocks.safetensors", rec, versions())

@@ -73,7 +73,10 @@ fn tiny_end_to_end(device: &Device, tag: &str) {
     for (name, enc, rows) in [("nt", &m.nt, &rna_rows), ("esm", &m.esm, &prot_rows)] {
         let mut hidden = Vec::new();
         let out = enc.forward_traced(rows, Some(&mut hidden));
-        for (i, h) in hidden.into_iter().enumerate() {
+        // transformers' hidden_states: the embeddings and every layer's output but the last
+        // (whose place holds the output after the final LayerNorm, compared below).
+        let n = enc.layer.len();
+        for (i, h) in hidden.into_iter().enumerate().take(n) {
             compare(&format!("[{tag}] {name}.hidden.{i}"), h, fx.get(&format!("{name}.hidden.{i}")));
         }
         compare(&format!("[{tag}] {name}.out"), out, fx.get(&format!("{name}.out")));

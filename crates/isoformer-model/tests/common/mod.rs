@@ -69,7 +69,7 @@ pub fn compare(label: &str, got: Tensor<3>, want: &(Vec<usize>, Vec<f32>)) -> f3
 }
 
 pub fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data")
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
 }
 
 pub fn compare_vec(label: &str, shape: &[usize], got: &[f32], want: &(Vec<usize>, Vec<f32>), abs: f32, rel: f32) -> f32 {
