@@ -490,7 +490,9 @@ def tokenizer_case(tok_rna, tok_prot, gen):
     rec, meta = {}, versions()
     for kind, seqs in cases.items():
         for i, s in enumerate(seqs):
-            ids = rna_ids(tok_rna, s) if kind == "rna" else protein_ids(tok_prot, s)
+            # EsmTokenizer is case-sensitive (a lowercase run becomes one <unk>); isoformer reads
+            # soft-masked (lowercase) bases as bases, so the reference is the upper-cased sequence.
+            ids = rna_ids(tok_rna, s.upper()) if kind == "rna" else protein_ids(tok_prot, s)
             rec[f"{kind}.{i}"] = torch.tensor(ids, dtype=torch.int32)
         meta[kind] = json.dumps(seqs)
     save(FIX / "tokenizers.safetensors", rec, meta)
