@@ -48,7 +48,7 @@ pub fn device(arg: DeviceArg) -> Result<Device> {
 }
 
 fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
+    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
