@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use burn::tensor::{Device, Tensor};
-use isoformer_model::model::{Encoded, ModelFiles};
+use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
 use crate::io::{at, read_tsv, write_output};
@@ -14,29 +14,22 @@ use crate::{DeviceArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
 pub fn load_predictor(dir: &Path, device: &Device) -> Result<Predictor> {
-    let read_text = |f: &str| -> Result<String> {
-        let p = dir.join(f);
-        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read (a model directory holds config.json, model.safetensors and the three vocab files)", p.display()))
-    };
-    let config_json = read_text("config.json")?;
-    let dna_vocab = read_text("dna_vocab_list.txt")?;
-    let rna_vocab = read_text("rna_vocab_list.txt")?;
-    let protein_vocab = read_text("protein_vocab_list.txt")?;
-    let wpath = dir.join("model.safetensors");
-    let weights = std::fs::read(&wpath).with_context(|| {
-        if dir.join("pytorch_model.bin").exists() {
-            format!("{}: missing; this directory has pytorch_model.bin: convert it to safetensors first", wpath.display())
+    let files = ModelFiles::gather(|name| std::fs::read(dir.join(name))).map_err(|e| {
+        let file = match &e {
+            GatherError::Read { file, .. } | GatherError::NotUtf8 { file } => *file,
+        };
+        let path = dir.join(file);
+        let hint = if file == ModelFiles::WEIGHTS && dir.join("pytorch_model.bin").exists() {
+            " (this directory has pytorch_model.bin: convert it to safetensors first)"
         } else {
-            format!("{}: cannot read", wpath.display())
-        }
+            " (a model directory holds config.json, model.safetensors and the three vocab files)"
+        };
+        let why = match e {
+            GatherError::Read { source, .. } => source.to_string(),
+            GatherError::NotUtf8 { .. } => "not UTF-8 text".into(),
+        };
+        anyhow!("{}: cannot read: {why}{hint}", path.display())
     })?;
-    let files = ModelFiles {
-        config_json: &config_json,
-        safetensors: &weights,
-        dna_vocab: &dna_vocab,
-        rna_vocab: &rna_vocab,
-        protein_vocab: &protein_vocab,
-    };
     Predictor::from_files(&files, device).with_context(|| format!("loading the model in {}", dir.display()))
 }
 

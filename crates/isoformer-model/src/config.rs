@@ -194,13 +194,6 @@ impl EnformerGeometry {
     pub fn out_dim(&self) -> usize {
         2 * self.dim
     }
-    /// Output bins for `bins` input bins, as enformer-pytorch's `TargetLengthCrop` computes it
-    /// (`x[:, -trim:trim]` with `trim = (target - bins) // 2`, Python floor division).
-    pub fn cropped_range(&self, bins: usize) -> (usize, usize) {
-        let diff = bins - self.target_length;
-        let trim = diff.div_ceil(2); // -((target - bins) // 2)
-        if trim == 0 { (0, bins) } else { (trim, bins - trim) }
-    }
 }
 
 /// enformer-pytorch `exponential_linspace_int`: channel counts of the conv tower.
@@ -403,7 +396,9 @@ mod tests {
     #[test]
     fn official_crop() {
         let g = IsoformerConfig::default().enformer();
-        assert_eq!(g.cropped_range(1536), (320, 1216));
+        assert_eq!(crate::enformer::crop_range(1536, g.target_length), (320, 1216));
+        // odd difference: enformer-pytorch's floor division trims one more bin
+        assert_eq!(crate::enformer::crop_range(9, 4), (3, 6));
     }
 
     #[test]

@@ -372,12 +372,46 @@ pub struct InputError {
 
 /// The files of a model directory, already read (the official HF repository layout with
 /// safetensors weights; see models/README.md).
-pub struct ModelFiles<'a> {
-    pub config_json: &'a str,
-    pub safetensors: &'a [u8],
-    pub dna_vocab: &'a str,
-    pub rna_vocab: &'a str,
-    pub protein_vocab: &'a str,
+pub struct ModelFiles {
+    pub config_json: String,
+    pub safetensors: Vec<u8>,
+    pub dna_vocab: String,
+    pub rna_vocab: String,
+    pub protein_vocab: String,
+}
+
+impl ModelFiles {
+    pub const CONFIG: &'static str = "config.json";
+    pub const WEIGHTS: &'static str = "model.safetensors";
+
+    /// Gather the five files through `read(file name)`, which the caller backs with a file
+    /// system, the browser's File API or memory. Text files must be UTF-8.
+    pub fn gather<E>(mut read: impl FnMut(&str) -> Result<Vec<u8>, E>) -> Result<Self, GatherError<E>> {
+        let mut text = |name: &'static str| -> Result<String, GatherError<E>> {
+            let bytes = read(name).map_err(|e| GatherError::Read { file: name, source: e })?;
+            String::from_utf8(bytes).map_err(|_| GatherError::NotUtf8 { file: name })
+        };
+        Ok(Self {
+            config_json: text(Self::CONFIG)?,
+            dna_vocab: text(DnaTokenizer::FILE)?,
+            rna_vocab: text(RnaTokenizer::FILE)?,
+            protein_vocab: text(ProteinTokenizer::FILE)?,
+            safetensors: read(Self::WEIGHTS).map_err(|e| GatherError::Read { file: Self::WEIGHTS, source: e })?,
+        })
+    }
+}
+
+/// A model file that could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError<E> {
+    #[error("{file}: cannot read")]
+    Read {
+        file: &'static str,
+        #[source]
+        source: E,
+    },
+    #[error("{file}: not UTF-8 text")]
+    NotUtf8 { file: &'static str },
 }
 
 /// One transcript to predict.
@@ -416,12 +450,12 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    pub fn from_files(files: &ModelFiles<'_>, device: &Device) -> Result<Self, ModelError> {
-        let config = IsoformerConfig::from_json(files.config_json)?;
-        let dna = DnaTokenizer::from_vocab(files.dna_vocab)?;
-        let rna = RnaTokenizer::from_vocab(files.rna_vocab)?;
-        let protein = ProteinTokenizer::from_vocab(files.protein_vocab)?;
-        let source = crate::weights::SafetensorsSource::new(files.safetensors).map_err(|e| ModelError::Safetensors(e.to_string()))?;
+    pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self, ModelError> {
+        let config = IsoformerConfig::from_json(&files.config_json)?;
+        let dna = DnaTokenizer::from_vocab(&files.dna_vocab)?;
+        let rna = RnaTokenizer::from_vocab(&files.rna_vocab)?;
+        let protein = ProteinTokenizer::from_vocab(&files.protein_vocab)?;
+        let source = crate::weights::SafetensorsSource::new(&files.safetensors).map_err(|e| ModelError::Safetensors(e.to_string()))?;
         let model = Isoformer::load(&config, &source, device)?;
         Ok(Self { config, model, dna, rna, protein, device: device.clone() })
     }

@@ -13,22 +13,9 @@ use isoformer_model::model::ModelFiles;
 use isoformer_model::weights::{Loader, SeededSource, seeded_values};
 use isoformer_model::{Example, Predictor};
 
-fn model_files(dir: &str) -> [String; 4] {
-    let d = root().join(dir);
-    let r = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", d.display()));
-    [r("config.json"), r("dna_vocab_list.txt"), r("rna_vocab_list.txt"), r("protein_vocab_list.txt")]
-}
-
 fn predictor(dir: &str, device: &Device) -> Predictor {
-    let [config_json, dna_vocab, rna_vocab, protein_vocab] = model_files(dir);
-    let weights = std::fs::read(root().join(dir).join("model.safetensors")).unwrap();
-    let files = ModelFiles {
-        config_json: &config_json,
-        safetensors: &weights,
-        dna_vocab: &dna_vocab,
-        rna_vocab: &rna_vocab,
-        protein_vocab: &protein_vocab,
-    };
+    let d = root().join(dir);
+    let files = ModelFiles::gather(|name| std::fs::read(d.join(name))).unwrap_or_else(|e| panic!("{dir}: {e}"));
     Predictor::from_files(&files, device).unwrap_or_else(|e| panic!("{dir}: {e}"))
 }
 
