@@ -1,7 +1,7 @@
 //! Files in and out: `-` for stdin/stdout, transparent gzip, atomic writes, TSV with locations.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -9,6 +9,9 @@ use anyhow::{Context, Result, bail};
 /// Open a file (or stdin for `-`) for reading, decompressing gzip when the first bytes say so.
 pub fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path == Path::new("-") {
+        if io::stdin().is_terminal() {
+            bail!("no input: standard input is a terminal; pass --input FILE (or pipe a TSV in)");
+        }
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).with_context(|| format!("{}: cannot open", path.display()))?)
