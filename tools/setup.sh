@@ -27,3 +27,4 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 echo "setup: ready ($(rustc --version))"
+bash tools/setup-wasm.sh

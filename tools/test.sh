@@ -11,3 +11,20 @@ rm -f target-test.log
 # The shared core compiles for the browser.
 cargo check --locked --target wasm32-unknown-unknown -p isoformer-model
 echo "wasm32 check: isoformer-model builds for wasm32-unknown-unknown"
+
+# The browser half (crates/isoformer-web): the parity cases and the page's path in headless
+# Chromium, on WebGPU (SwiftShader) and on burn's CPU backend. wasm builds use their own target
+# directory and environment (tools/wasm-env.sh), in a subshell so nothing leaks into host builds.
+(
+  source tools/wasm-env.sh
+  t0=$(date +%s)
+  cargo test --release --locked --target wasm32-unknown-unknown -p isoformer-web --no-run
+  echo "wasm32 test build: $(( $(date +%s) - t0 )) s"
+  t0=$(date +%s)
+  cargo test --release --locked --target wasm32-unknown-unknown -p isoformer-web -- --nocapture 2>&1 | tee target-test-wasm.log
+  grep -h "max |Δ|" target-test-wasm.log | sed 's/^ *//' | sort -u || true
+  grep -h "SKIPPED" target-test-wasm.log | sort -u || true
+  rm -f target-test-wasm.log
+  echo "browser tests (headless Chromium): $(( $(date +%s) - t0 )) s"
+)
+

@@ -1,0 +1,254 @@
+//! wasm-bindgen bindings: device choice, model loading from bytes, prediction with progress.
+
+use std::cell::RefCell;
+
+use burn::tensor::{Device, Tensor};
+use isoformer_model::model::{Encoded, GatherError};
+use isoformer_model::{ModelFiles, Predictor};
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::tsv;
+
+/// Transcripts per forward pass (the CLI's default `--batch-size`).
+const BATCH: usize = 8;
+
+thread_local! {
+    /// burn's wgpu runtime can be initialised once per page (a second `init_async` is refused),
+    /// and callers may ask concurrently: the first starts this promise, everyone awaits it.
+    static WEBGPU_INIT: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+/// A device to run on and the words the page shows for it.
+pub struct Selected {
+    pub device: Device,
+    /// e.g. `WebGPU (Google SwiftShader)` or `CPU (burn flex)`.
+    pub label: String,
+    /// Why WebGPU was not used, when it was not.
+    pub fallback_reason: Option<String>,
+}
+
+fn get(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// The WebGPU adapter's description, or why there is none. Works in windows and workers.
+pub async fn webgpu_adapter() -> Result<String, String> {
+    let gpu = get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "gpu"))
+        .ok_or("this browser has no WebGPU (navigator.gpu is missing)")?;
+    let request: Function = get(&gpu, "requestAdapter").ok_or("navigator.gpu.requestAdapter is missing")?.unchecked_into();
+    let promise = request.call0(&gpu).map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    let adapter = JsFuture::from(js_sys::Promise::from(promise)).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("navigator.gpu.requestAdapter() found no adapter".into());
+    }
+    let info = get(&adapter, "info");
+    let field = |k: &str| info.as_ref().and_then(|i| get(i, k)).and_then(|v| v.as_string()).filter(|s| !s.is_empty());
+    Ok(field("description").or_else(|| field("vendor").map(|v| format!("{v} {}", field("architecture").unwrap_or_default())))
+        .unwrap_or_else(|| "adapter without a description".into()))
+}
+
+/// burn's wgpu device on the browser's WebGPU adapter and its label (initialised once, then
+/// reused; a failure is remembered too).
+pub async fn webgpu_device() -> Result<(Device, String), String> {
+    let promise = WEBGPU_INIT.with(|p| {
+        p.borrow_mut()
+            .get_or_insert_with(|| {
+                wasm_bindgen_futures::future_to_promise(async {
+                    let adapter = webgpu_adapter().await.map_err(|e| JsValue::from_str(&e))?;
+                    let device = Device::wgpu_options()
+                        .init_async()
+                        .await
+                        .map_err(|e| JsValue::from_str(&format!("burn could not start WebGPU: {e}")))?;
+                    WEBGPU.with(|w| *w.borrow_mut() = Some(device));
+                    Ok(JsValue::from_str(&format!("WebGPU ({})", adapter.trim())))
+                })
+            })
+            .clone()
+    });
+    let label = JsFuture::from(promise).await.map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+    let device = WEBGPU.with(|w| w.borrow().clone()).ok_or("WebGPU device missing after its initialisation")?;
+    Ok((device, label.as_string().unwrap_or_default()))
+}
+
+/// `backend`: `auto` (WebGPU if there is an adapter, else CPU), `webgpu` (fail without one) or `cpu`.
+pub async fn select(backend: &str) -> Result<Selected, String> {
+    let cpu = |reason| Selected { device: Device::flex(), label: "CPU (burn flex)".into(), fallback_reason: reason };
+    match backend {
+        "cpu" => Ok(cpu(None)),
+        "webgpu" => webgpu_device().await.map(|(device, label)| Selected { device, label, fallback_reason: None }),
+        "auto" | "" => Ok(match webgpu_device().await {
+            Ok((device, label)) => Selected { device, label, fallback_reason: None },
+            Err(reason) => cpu(Some(reason)),
+        }),
+        other => Err(format!("unknown backend {other:?} (expected auto, webgpu or cpu)")),
+    }
+}
+
+/// Read a tensor back without blocking (the only readback WebGPU allows).
+pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    let data = t.into_data_async().await.map_err(|e| format!("reading a tensor back: {e:?}"))?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("reading a tensor back: {e:?}"))
+}
+
+/// Gather a model directory from a JS object `{ "config.json": Uint8Array, ... }`.
+pub fn files_from_object(files: &Object) -> Result<ModelFiles, String> {
+    ModelFiles::gather(|name| match get(files, name) {
+        Some(v) if v.is_instance_of::<Uint8Array>() => Ok(Uint8Array::from(v).to_vec()),
+        Some(_) => Err(MissingFile::NotBytes),
+        None => Err(MissingFile::Absent),
+    })
+    .map_err(|e| match &e {
+        GatherError::Read { source, .. } => format!("{e}: {source}"),
+        _ => e.to_string(),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MissingFile {
+    #[error("the model directory has no such file (pick all five: config.json, model.safetensors and the three *_vocab_list.txt)")]
+    Absent,
+    #[error("not given as bytes")]
+    NotBytes,
+}
+
+/// A loaded model on its device.
+#[wasm_bindgen]
+pub struct WebPredictor {
+    predictor: Predictor,
+    label: String,
+    fallback_reason: Option<String>,
+}
+
+#[wasm_bindgen]
+impl WebPredictor {
+    /// Build a predictor from a model directory's files (`{ "config.json": Uint8Array, ... }`)
+    /// on `backend` (`auto`, `webgpu` or `cpu`).
+    pub async fn load(files: Object, backend: String) -> Result<WebPredictor, JsError> {
+        let files = files_from_object(&files).map_err(|e| JsError::new(&e))?;
+        let selected = select(&backend).await.map_err(|e| JsError::new(&e))?;
+        let predictor = Predictor::from_files(&files, &selected.device).map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(WebPredictor { predictor, label: selected.label, fallback_reason: selected.fallback_reason })
+    }
+
+    /// The device the model runs on, in words.
+    #[wasm_bindgen(getter)]
+    pub fn device(&self) -> String {
+        self.label.clone()
+    }
+
+    /// Why WebGPU was not used (`auto` only), or undefined.
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fallback_reason.clone()
+    }
+
+    /// Output column names (the 30 GTEx tissues for the official head).
+    #[wasm_bindgen(getter)]
+    pub fn outputs(&self) -> Vec<String> {
+        self.predictor.output_names()
+    }
+
+    /// Predict every row of an input TSV (`name` is used in messages). `on_progress(done, total)`
+    /// is called after each batch.
+    pub async fn predict(&self, name: String, text: String, on_progress: Option<Function>) -> Result<Prediction, JsError> {
+        self.predict_rows(&name, &text, on_progress.as_ref()).await.map_err(|e| JsError::new(&e))
+    }
+}
+
+impl WebPredictor {
+    /// The predictor itself, for callers in Rust (tests).
+    pub fn predictor(&self) -> &Predictor {
+        &self.predictor
+    }
+
+    pub async fn predict_rows(&self, name: &str, text: &str, on_progress: Option<&Function>) -> Result<Prediction, String> {
+        let rows = tsv::parse(name, text).map_err(|e| e.to_string())?;
+        let p = &self.predictor;
+        let mut encoded = Vec::with_capacity(rows.len());
+        let mut warnings = Vec::new();
+        for r in &rows {
+            let e = p.encode(&r.example).map_err(|e| format!("{name}:{}: {e}", r.line))?;
+            if e.rna_cropped {
+                warnings.push(format!("{name}:{}: {} RNA longer than the model's {} tokens: kept its 3' end", r.line, e.id, p.config.num_tokens_per_seq_nuctf_rna));
+            }
+            if e.protein_cropped {
+                warnings.push(format!("{name}:{}: {} protein longer than the model's {} tokens: kept its N-terminus", r.line, e.id, p.config.num_protein_tokens_per_seq));
+            }
+            encoded.push(e);
+        }
+        let outputs = p.output_names();
+        let n = outputs.len();
+        // Batches of equal DNA length (as the CLI), results put back in input order.
+        let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, e) in encoded.iter().enumerate() {
+            by_len.entry(e.dna_len).or_default().push(i);
+        }
+        let mut values = vec![f32::NAN; encoded.len() * n];
+        let total = encoded.len();
+        let mut done = 0;
+        let t0 = js_sys::Date::now();
+        for idx in by_len.values() {
+            for chunk in idx.chunks(BATCH) {
+                let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
+                let out = p.forward(&batch).map_err(|e| e.to_string())?;
+                let v = read_f32(out.predictions).await?;
+                for (k, &i) in chunk.iter().enumerate() {
+                    values[i * n..(i + 1) * n].copy_from_slice(&v[k * n..(k + 1) * n]);
+                }
+                done += chunk.len();
+                if let Some(f) = on_progress {
+                    let _ = f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(total as u32));
+                }
+            }
+        }
+        let ids: Vec<String> = encoded.iter().map(|e| e.id.clone()).collect();
+        let tsv = tsv::format(&ids, &outputs, &values);
+        Ok(Prediction { ids, outputs, values, tsv, warnings, millis: js_sys::Date::now() - t0 })
+    }
+}
+
+/// Predictions: `values` is row-major `ids × outputs`.
+#[wasm_bindgen]
+pub struct Prediction {
+    ids: Vec<String>,
+    outputs: Vec<String>,
+    values: Vec<f32>,
+    tsv: String,
+    warnings: Vec<String>,
+    millis: f64,
+}
+
+#[wasm_bindgen]
+impl Prediction {
+    #[wasm_bindgen(getter)]
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn outputs(&self) -> Vec<String> {
+        self.outputs.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn values(&self) -> Vec<f32> {
+        self.values.clone()
+    }
+    /// The table as `isoformer predict` writes it.
+    #[wasm_bindgen(getter)]
+    pub fn tsv(&self) -> String {
+        self.tsv.clone()
+    }
+    /// Cropping notices (`name:line: ...`).
+    #[wasm_bindgen(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+    /// Time spent in the forward passes and readback, in milliseconds.
+    #[wasm_bindgen(getter)]
+    pub fn millis(&self) -> f64 {
+        self.millis
+    }
+}
