@@ -273,3 +273,29 @@ fn protein_crop_keeps_n_terminus() {
     assert_eq!(p.rna, slice(&fx.chr1, 403, 420));
     assert_eq!(p.flags, vec!["rna_cropped"]);
 }
+
+#[test]
+fn gff3_gives_what_gtf_gives() {
+    let fx = fixture("gff3");
+    // Ensembl GFF3 layout: gene → mRNA → exon/CDS; the CDS includes the stop codon; %-escapes.
+    let gff = fx.dir.join("genes.gff3.gz");
+    let text = "##gff-version 3\n\
+        1\tt\tgene\t101\t420\t.\t+\t.\tID=gene:GTP;Name=NTP;gene_id=GTP\n\
+        1\tt\tmRNA\t101\t420\t.\t+\t.\tID=transcript:TP;Parent=gene:GTP;transcript_id=TP;note=a%3Bb\n\
+        1\tt\texon\t101\t160\t.\t+\t.\tParent=transcript:TP\n\
+        1\tt\texon\t301\t420\t.\t+\t.\tParent=transcript:TP\n\
+        1\tt\tCDS\t121\t160\t.\t+\t0\tID=cds1;Parent=transcript:TP\n\
+        1\tt\tCDS\t301\t356\t.\t+\t2\tID=cds1;Parent=transcript:TP\n";
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gff).unwrap(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let ann = Annotation::read(&gff).unwrap();
+    assert_eq!(ann.format, isoformer_bio::annotation::Format::Gff3);
+    assert_eq!(ann.transcripts.len(), 1);
+    let rec = &ann.transcripts[0];
+    assert_eq!((rec.transcript_id.as_str(), rec.gene_id.as_str(), rec.gene_name.as_str()), ("TP", "GTP", "NTP"));
+    let t = Transcript::from_record(&gff, rec).unwrap();
+    let mut genome = Genome::open(&fx.genome).unwrap();
+    let p = prepare(&mut genome, "chr1", &gff, &t, limits()).unwrap();
+    assert_eq!(p, prepared(&fx, &fx.genome, "TP", limits()));
+}
