@@ -28,3 +28,19 @@ echo "wasm32 check: isoformer-model builds for wasm32-unknown-unknown"
   echo "browser tests (headless Chromium): $(( $(date +%s) - t0 )) s"
 )
 
+# The page end to end: `trunk build`, served on 127.0.0.1, driven in headless Chromium
+# (tools/e2e_page.py): the bundled example's table must equal the native CLI's output within the
+# parity tolerance, bad inputs must give messages, and no request may follow the model's load.
+native_tsv=$(mktemp /tmp/isoformer-native.XXXXXX.tsv)
+# The binary `cargo test --workspace` built above (no second host build with other features).
+"${CARGO_TARGET_DIR:-target}/release/isoformer" predict --model models/tiny --input models/tiny/example.tsv --output "$native_tsv"
+(
+  source tools/wasm-env.sh
+  t0=$(date +%s)
+  trunk build --locked
+  echo "trunk build: $(( $(date +%s) - t0 )) s; dist/isoformer-web_bg.wasm $(stat -c %s dist/isoformer-web_bg.wasm) bytes"
+  t0=$(date +%s)
+  python3 tools/e2e_page.py dist "$native_tsv" artifacts/page.png
+  echo "page test: $(( $(date +%s) - t0 )) s"
+)
+rm -f "$native_tsv"

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""End-to-end test of the page (index.html + web/, built by `trunk build` into DIST) in headless
+Chromium through chromedriver, with nothing but the Python standard library.
+
+1. Serves DIST on 127.0.0.1 (a thread of this script), logging every request it receives.
+2. Loads the page, clicks "Use the bundled example", waits for the model to load in the worker.
+3. From then on no request may be made: the server must see none, and Chromium's network log
+   (performance log, Network.requestWillBeSent) must show none but data:/blob: URLs. Then
+   "Predict"; the table must equal the native CLI's TSV (NATIVE_TSV) within the parity tolerance
+   |Δ| ≤ 1e-4 + 1e-4·|ref|.
+4. Bad inputs through the file picker (a FASTA, a binary file, a table with a bad letter, an
+   incomplete model directory) must each give a readable message, and the page must predict again afterwards.
+5. Self-check: a fetch injected into the page after all that must be caught by the detector.
+6. Saves a screenshot (SCREENSHOT) of the page with its results.
+
+usage: e2e_page.py DIST NATIVE_TSV SCREENSHOT
+"""
+
+import base64
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ABS, REL = 1e-4, 1e-4
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A static server for DIST that records (time, path) of every request."""
+
+    def __init__(self, root):
+        self.requests = []
+        log = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                              ".wasm": "application/wasm", ".js": "text/javascript", ".tsv": "text/plain"}
+
+            def __init__(self, *a, **kw):
+                super().__init__(*a, directory=root, **kw)
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def send_head(self):
+                log.append((time.time(), self.path))
+                return super().send_head()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+class WebDriver:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+        self.session = None
+
+    def call(self, method, path, body=None, timeout=600):
+        url = self.base + (f"/session/{self.session}" if self.session else "") + path
+        data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
+        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"webdriver {method} {path}: {e.code} {e.read()[:2000].decode(errors='replace')}") from None
+
+    def start(self, profile):
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-webgpu",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
+                         "--window-size=1280,1400"],
+                "perfLoggingPrefs": {"enableNetwork": True, "enablePage": False},
+            }}}}
+        v = self.call("POST", "/session", caps, timeout=120)
+        self.session = v["sessionId"]
+
+    def js(self, script, *args):
+        return self.call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def find(self, css):
+        v = self.call("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(v.values()))
+
+    def click(self, css):
+        self.call("POST", f"/element/{self.find(css)}/click")
+
+    def send_file(self, css, path):
+        self.call("POST", f"/element/{self.find(css)}/value", {"text": path})
+
+    def perf_log(self):
+        return self.call("POST", "/se/log", {"type": "performance"}) or []
+
+    def quit(self):
+        if self.session:
+            try:
+                self.call("DELETE", "", timeout=30)
+            finally:
+                self.session = None
+
+
+def wait_for(wd, script, what, timeout=600):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = wd.js(script)
+        if v:
+            return v
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; page says: {page_text(wd)}")
+
+
+def page_text(wd):
+    return wd.js("return ['model-status','input-status','run-status','error'].map(i => i + ': ' + document.getElementById(i).textContent).join(' | ')")
+
+
+def network_requests(entries):
+    """URLs of requests in a performance log (data: and blob: are local, not network)."""
+    urls = []
+    for e in entries:
+        m = json.loads(e["message"])["message"]
+        if m.get("method") == "Network.requestWillBeSent":
+            url = m["params"]["request"]["url"]
+            if not url.startswith(("data:", "blob:")):
+                urls.append(url)
+    return urls
+
+
+def read_tsv(text):
+    lines = [l for l in text.splitlines() if l]
+    header = lines[0].split("\t")
+    rows = {l.split("\t")[0]: [float(x) for x in l.split("\t")[1:]] for l in lines[1:]}
+    return header, rows
+
+
+def compare_table(wd, want_header, want):
+    got = wd.js("""
+        const t = document.getElementById('table');
+        return Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent));""")
+    header, rows = got[0], {r[0]: [float(x) for x in r[1:]] for r in got[1:]}
+    assert header == want_header, f"table header {header} != CLI header {want_header}"
+    assert list(rows) == list(want), f"table rows {list(rows)} != CLI rows {list(want)}"
+    worst = 0.0
+    for tid, w in want.items():
+        for j, (g, r) in enumerate(zip(rows[tid], w)):
+            d = abs(g - r)
+            assert d <= ABS + REL * abs(r), f"{tid} {header[j + 1]}: page {g}, CLI {r}, |Δ| = {d}"
+            worst = max(worst, d)
+    device = wd.js("return document.getElementById('model-status').dataset.device")
+    print(f"max |Δ| page ({device}) vs native CLI ({len(want)}×{len(want_header) - 1}): {worst:.3e}")
+
+
+def predict_and_wait(wd):
+    wd.click("#predict")
+    wait_for(wd, "return document.body.dataset.state === 'done' || !document.getElementById('error').hidden", "the prediction")
+    err = wd.js("const e = document.getElementById('error'); return e.hidden ? null : e.textContent")
+    assert err is None, f"the page reported an error: {err}"
+
+
+def expect_error(wd, what, starts):
+    msg = wait_for(wd, "const e = document.getElementById('error'); return e.hidden ? null : e.textContent", what, timeout=120)
+    assert msg.startswith(starts), f"{what}: message {msg!r} does not start with {starts!r}"
+    print(f"bad input ({what}): {msg}")
+
+
+def main():
+    dist, native_tsv, screenshot = sys.argv[1:4]
+    with open(native_tsv) as f:
+        want_header, want = read_tsv(f.read())
+    server = Server(dist)
+    work = tempfile.mkdtemp(prefix="isoformer-e2e.")
+    driver_port = free_port()
+    driver = subprocess.Popen([CHROMEDRIVER, f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wd = WebDriver(driver_port)
+    failed = True
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        wd.start(os.path.join(work, "profile"))
+        t0 = time.time()
+        wd.call("POST", "/url", {"url": f"http://127.0.0.1:{server.port}/index.html"})
+        wait_for(wd, "return document.getElementById('predict') !== null", "the page")
+        # The CPU backend first, then WebGPU (the page's default); no request may follow the
+        # second model load.
+        for backend in ["cpu", "auto"]:
+            wd.js(f"const s = document.getElementById('backend'); s.value = '{backend}'; s.dispatchEvent(new Event('change'));")
+            wd.click("#use-example")
+            wait_for(wd, "return document.body.dataset.state === 'loaded'", f"the bundled model to load ({backend})")
+            print("model:", wd.js("return document.getElementById('model-status').textContent"))
+            mark = len(server.requests)
+            wd.perf_log()  # drain
+            predict_and_wait(wd)
+            if backend == "cpu":
+                print(f"time to first prediction (page load, example fetch, model load, predict on CPU): {time.time() - t0:.1f} s")
+            print("run:", wd.js("return document.getElementById('run-status').textContent"))
+            compare_table(wd, want_header, want)
+        # Bad inputs, then the page must still work.
+        bad = os.path.join(work, "bad")
+        os.makedirs(bad)
+        with open(os.path.join(bad, "seqs.fa"), "w") as f:
+            f.write(">tx1\nACGT\n")
+        wd.send_file("#input-file", os.path.join(bad, "seqs.fa"))
+        wait_for(wd, "return document.getElementById('input-status').textContent.includes('seqs.fa')", "the FASTA file to be read")
+        wd.click("#predict")
+        expect_error(wd, "a FASTA file", "seqs.fa:1: header has no `transcript_id` column")
+        with open(os.path.join(bad, "picture.png"), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+        wd.send_file("#input-file", os.path.join(bad, "picture.png"))
+        expect_error(wd, "a binary file", "picture.png: not a text file")
+        with open(os.path.join(dist, "example", "example.tsv")) as f:
+            example = f.read()
+        with open(os.path.join(bad, "letters.tsv"), "w") as f:
+            f.write(example.replace("MKTAYIAKQ", "MKTAYI4KQ", 1))
+        wd.send_file("#input-file", os.path.join(bad, "letters.tsv"))
+        wait_for(wd, "return document.getElementById('input-status').textContent.includes('letters.tsv')", "the table to be read")
+        wd.click("#predict")
+        expect_error(wd, "an invalid protein letter", "letters.tsv:2: tiny_tx1: ")
+        with open(os.path.join(bad, "config.json"), "w") as f:
+            f.write("{}")
+        wd.send_file("#model-files", os.path.join(bad, "config.json"))
+        expect_error(wd, "an incomplete model directory", "The model directory is incomplete: missing model.safetensors")
+        with open(os.path.join(bad, "example.tsv"), "w") as f:
+            f.write(example)
+        wd.send_file("#input-file", os.path.join(bad, "example.tsv"))
+        wait_for(wd, "return document.getElementById('input-status').textContent.includes('example.tsv (')", "the example table to be read")
+        predict_and_wait(wd)
+        again = wd.js("return Array.from(document.getElementById('table').rows).length")
+        assert again == len(want) + 1, f"after the bad inputs the table has {again} rows"
+        print("the page keeps working after bad inputs")
+
+        after = server.requests[mark:]
+        net = network_requests(wd.perf_log())
+        assert not after, f"requests reached the server after the model loaded: {after}"
+        assert not net, f"Chromium made network requests after the model loaded: {net}"
+        print(f"requests after the model loaded: 0 (server log) and 0 (Chromium network log); {mark} before")
+
+        png = base64.b64decode(wd.call("GET", "/screenshot"))
+        os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
+        with open(screenshot, "wb") as f:
+            f.write(png)
+        print(f"screenshot: {screenshot}")
+
+        # Self-check: the detector sees a deliberate fetch.
+        wd.call("POST", "/execute/async", {"script": "const done = arguments[0]; fetch('example/config.json').then(() => done(1), () => done(0));", "args": []})
+        probe = [p for _, p in server.requests[mark:]]
+        assert probe == ["/example/config.json"], f"the detector missed a deliberate fetch: {probe}"
+        assert any(u.endswith("/example/config.json") for u in network_requests(wd.perf_log())), "Chromium's log missed a deliberate fetch"
+        print("self-check: a deliberate fetch after load is detected")
+        failed = False
+    finally:
+        if failed:
+            try:
+                for e in wd.call("POST", "/se/log", {"type": "browser"}) or []:
+                    print(f"console: {e.get('message')}")
+            except Exception as e:
+                print(f"(no console log: {e})")
+        wd.quit()
+        driver.terminate()
+        driver.wait(timeout=30)
+        server.httpd.shutdown()
+    print("page test: ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+// The page: picks files (File API, nothing uploaded), talks to the worker, draws the results.
+const $ = (id) => document.getElementById(id);
+const MODEL_FILES = ["config.json", "model.safetensors", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"];
+
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+const state = { workerReady: false, modelLoaded: false, input: null, busy: false, result: null };
+
+function showError(text) {
+  const el = $("error");
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function refresh() {
+  $("predict").disabled = !(state.workerReady && state.modelLoaded && state.input && !state.busy);
+  document.body.dataset.state = state.busy ? "busy" : state.result ? "done" : state.modelLoaded ? "loaded" : "idle";
+}
+
+function loadModel(files, label) {
+  state.modelLoaded = false;
+  state.busy = true;
+  state.result = null;
+  $("results").hidden = true;
+  $("model-status").textContent = `Loading ${label}…`;
+  showError("");
+  refresh();
+  const buffers = Object.values(files);
+  worker.postMessage({ type: "load", files, backend: $("backend").value }, buffers);
+}
+
+worker.onmessage = (event) => {
+  const m = event.data;
+  if (m.type === "ready") {
+    state.workerReady = true;
+  } else if (m.type === "loaded") {
+    state.modelLoaded = true;
+    state.busy = false;
+    const why = m.fallbackReason ? ` (WebGPU not used: ${m.fallbackReason})` : "";
+    $("model-status").textContent = `Model loaded on ${m.device} in ${(m.millis / 1000).toFixed(1)} s${why}.`;
+    $("model-status").dataset.device = m.device;
+  } else if (m.type === "progress") {
+    $("progress").hidden = false;
+    $("progress").max = m.total;
+    $("progress").value = m.done;
+    $("run-status").textContent = `${m.done} / ${m.total} transcripts`;
+  } else if (m.type === "result") {
+    state.busy = false;
+    state.result = m;
+    $("run-status").textContent = `${m.ids.length} transcripts predicted on ${m.device} in ${(m.millis / 1000).toFixed(2)} s.`;
+    showResults(m);
+  } else if (m.type === "error") {
+    state.busy = false;
+    if (m.during === "load") $("model-status").textContent = "No model loaded.";
+    $("progress").hidden = true;
+    $("run-status").textContent = "";
+    showError(m.message);
+  }
+  refresh();
+};
+worker.onerror = (e) => {
+  state.busy = false;
+  showError(`The model's worker failed: ${e.message || "unknown error"}`);
+  refresh();
+};
+
+$("use-example").addEventListener("click", async () => {
+  showError("");
+  try {
+    const files = {};
+    for (const name of MODEL_FILES) {
+      const r = await fetch(`example/${name}`);
+      if (!r.ok) throw new Error(`example/${name}: HTTP ${r.status}`);
+      files[name] = await r.arrayBuffer();
+    }
+    const r = await fetch("example/example.tsv");
+    if (!r.ok) throw new Error(`example/example.tsv: HTTP ${r.status}`);
+    state.input = { name: "example.tsv", text: await r.text() };
+    $("input-status").textContent = "Input: the bundled example.tsv (3 transcripts).";
+    loadModel(files, "the bundled example model");
+  } catch (e) {
+    showError(`Could not read the bundled example: ${e.message}`);
+  }
+});
+
+$("model-files").addEventListener("change", async (event) => {
+  showError("");
+  const picked = Array.from(event.target.files);
+  const byName = new Map(picked.map((f) => [f.name, f]));
+  const missing = MODEL_FILES.filter((n) => !byName.has(n));
+  if (missing.length) {
+    showError(`The model directory is incomplete: missing ${missing.join(", ")}. Pick all five files: ${MODEL_FILES.join(", ")}.`);
+    return;
+  }
+  const files = {};
+  for (const name of MODEL_FILES) files[name] = await byName.get(name).arrayBuffer();
+  loadModel(files, picked.length === 5 ? "the picked model" : `the picked model (${picked.length - 5} other files ignored)`);
+});
+
+$("input-file").addEventListener("change", async (event) => {
+  showError("");
+  const f = event.target.files[0];
+  if (!f) return;
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    showError(`${f.name}: gzip-compressed; decompress it first (gunzip ${f.name}).`);
+    state.input = null;
+  } else {
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      showError(`${f.name}: not a text file (expected a tab-separated table).`);
+      state.input = null;
+      refresh();
+      return;
+    }
+    state.input = { name: f.name, text };
+    $("input-status").textContent = `Input: ${f.name} (${bytes.length} bytes).`;
+  }
+  refresh();
+});
+
+$("predict").addEventListener("click", () => {
+  if (!state.input) return;
+  showError("");
+  state.busy = true;
+  state.result = null;
+  $("results").hidden = true;
+  $("progress").hidden = false;
+  $("progress").value = 0;
+  $("run-status").textContent = "Predicting…";
+  refresh();
+  worker.postMessage({ type: "predict", name: state.input.name, text: state.input.text });
+});
+
+$("download").addEventListener("click", () => {
+  if (!state.result) return;
+  const url = URL.createObjectURL(new Blob([state.result.tsv], { type: "text/tab-separated-values" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "predictions.tsv";
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+});
+
+function showResults(m) {
+  const n = m.outputs.length;
+  const table = $("table");
+  table.replaceChildren();
+  const head = table.createTHead().insertRow();
+  for (const h of ["transcript_id", ...m.outputs]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.appendChild(th);
+  }
+  const body = table.createTBody();
+  m.ids.forEach((id, i) => {
+    const row = body.insertRow();
+    row.insertCell().textContent = id;
+    for (let j = 0; j < n; j++) row.insertCell().textContent = m.values[i * n + j].toFixed(6);
+  });
+  $("result-note").textContent = m.warnings.length ? m.warnings.join("\n") : "Predicted log(TPM+1) per tissue.";
+  $("results").hidden = false;
+  drawHeatmap(m);
+}
+
+// Viridis, five stops, linear in between.
+const STOPS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+function colour(t) {
+  const x = Math.min(Math.max(t, 0), 1) * (STOPS.length - 1);
+  const i = Math.min(Math.floor(x), STOPS.length - 2);
+  const f = x - i;
+  const c = STOPS[i].map((a, k) => Math.round(a + f * (STOPS[i + 1][k] - a)));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function drawHeatmap(m) {
+  const rows = m.ids.length, cols = m.outputs.length;
+  const canvas = $("heatmap");
+  const ctx = canvas.getContext("2d");
+  const left = 140, top = 150, cell = Math.max(6, Math.min(26, Math.floor(700 / cols))), rowH = Math.max(4, Math.min(22, Math.floor(500 / rows)));
+  canvas.width = left + cols * cell + 120;
+  canvas.height = top + Math.max(rows * rowH, 100) + 20;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of m.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const span = hi > lo ? hi - lo : 1;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      ctx.fillStyle = colour((m.values[i * cols + j] - lo) / span);
+      ctx.fillRect(left + j * cell, top + i * rowH, cell, rowH);
+    }
+  }
+  ctx.fillStyle = "#222";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  if (rowH >= 9) m.ids.forEach((id, i) => ctx.fillText(id.length > 20 ? id.slice(0, 19) + "…" : id, 4, top + i * rowH + rowH / 2));
+  m.outputs.forEach((t, j) => {
+    ctx.save();
+    ctx.translate(left + j * cell + cell / 2, top - 4);
+    ctx.rotate(-Math.PI / 3);
+    ctx.fillText(t, 0, 0);
+    ctx.restore();
+  });
+  const lx = left + cols * cell + 20;
+  for (let k = 0; k < 100; k++) {
+    ctx.fillStyle = colour(1 - k / 99);
+    ctx.fillRect(lx, top + k, 14, 1);
+  }
+  ctx.fillStyle = "#222";
+  ctx.fillText(hi.toFixed(3), lx + 18, top);
+  ctx.fillText(lo.toFixed(3), lx + 18, top + 99);
+}
+
+refresh();

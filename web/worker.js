@@ -1,0 +1,42 @@
+// The model's thread: loads isoformer-web (wasm), builds the predictor from the files the page
+// read, predicts and reports progress. Messages in: {type: "load", files, backend},
+// {type: "predict", name, text}. Out: ready, loaded, progress, result, error.
+import init, { WebPredictor } from "./isoformer-web.js";
+
+let predictor = null;
+const ready = init({ module_or_path: new URL("./isoformer-web_bg.wasm", import.meta.url) });
+
+function message(e) {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  try {
+    await ready;
+    if (msg.type === "load") {
+      if (predictor) { predictor.free(); predictor = null; }
+      const files = {};
+      for (const [name, buf] of Object.entries(msg.files)) files[name] = new Uint8Array(buf);
+      const t0 = performance.now();
+      predictor = await WebPredictor.load(files, msg.backend);
+      self.postMessage({
+        type: "loaded", device: predictor.device, fallbackReason: predictor.fallbackReason ?? null,
+        outputs: predictor.outputs, millis: performance.now() - t0,
+      });
+    } else if (msg.type === "predict") {
+      if (!predictor) throw new Error("no model loaded");
+      const p = await predictor.predict(msg.name, msg.text, (done, total) => self.postMessage({ type: "progress", done, total }));
+      self.postMessage({
+        type: "result", ids: p.ids, outputs: p.outputs, values: p.values, tsv: p.tsv,
+        warnings: p.warnings, millis: p.millis, device: predictor.device,
+      });
+      p.free();
+    }
+  } catch (e) {
+    self.postMessage({ type: "error", during: msg.type, message: message(e) });
+  }
+};
+
+ready.then(() => self.postMessage({ type: "ready" }), (e) => self.postMessage({ type: "error", during: "start", message: "could not start the model's WebAssembly: " + message(e) }));
