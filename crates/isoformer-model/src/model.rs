@@ -57,6 +57,51 @@ impl Layout {
     }
 }
 
+/// After building: `_trunk.*` copies must equal their canonical tensors (unless the loader was a
+/// dry run), and every tensor must have been used or be ignorable.
+fn audit(l: Loader, source: &dyn TensorSource, layout: &Layout) -> Result<(), LoadError> {
+    let mut problems = Vec::new();
+    let used = l.used().clone();
+    let mut aliases_ok = BTreeSet::new();
+    for n in source.names() {
+        let Some(rel) = n.strip_prefix(&layout.enformer) else { continue };
+        for (canonical, alias) in TRUNK_ALIASES {
+            if let Some(tail) = rel.strip_prefix(alias) {
+                let c = format!("{}{canonical}{tail}", layout.enformer);
+                if source.shape(&c).is_some() {
+                    let same = source.shape(&c) == source.shape(&n)
+                        && (l.is_dry() || source.values(&c, &[]).ok() == source.values(&n, &[]).ok());
+                    if !same {
+                        problems.push(LoadProblem::Bad { name: n.clone(), message: format!("differs from its canonical copy `{c}`") });
+                    }
+                }
+                aliases_ok.insert(n.clone());
+            }
+        }
+    }
+    let mut ignored = Vec::new();
+    for n in source.names() {
+        if used.contains(&n) || aliases_ok.contains(&n) {
+            continue;
+        }
+        if is_ignored(&n) {
+            ignored.push(n);
+        } else {
+            problems.push(LoadProblem::Unexpected { shape: source.shape(&n).unwrap_or_default(), name: n });
+        }
+    }
+    if !ignored.is_empty() {
+        log::debug!("ignored {} unused tensors: {}", ignored.len(), ignored.join(", "));
+    }
+    problems.extend(l.into_problems());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.sort();
+        Err(LoadError { context: "building IsoFormer from the checkpoint".into(), problems })
+    }
+}
+
 /// Names ignored when left over.
 pub fn is_ignored(name: &str) -> bool {
     let segs: Vec<&str> = name.split('.').collect();
@@ -254,45 +299,18 @@ impl Isoformer {
         let layout = discover(source, cfg)?;
         let mut l = Loader::new(source, device);
         let model = Self::build(&mut l, cfg, &layout);
-        let mut problems = Vec::new();
-        // `_trunk.*` copies: must equal the canonical tensor.
-        let used = l.used().clone();
-        let mut aliases_ok = BTreeSet::new();
-        for n in source.names() {
-            let Some(rel) = n.strip_prefix(&layout.enformer) else { continue };
-            for (canonical, alias) in TRUNK_ALIASES {
-                if let Some(tail) = rel.strip_prefix(alias) {
-                    let c = format!("{}{canonical}{tail}", layout.enformer);
-                    if source.shape(&c).is_some() {
-                        let same = source.shape(&c) == source.shape(&n) && source.values(&c, &[]).ok() == source.values(&n, &[]).ok();
-                        if !same {
-                            problems.push(LoadProblem::Bad { name: n.clone(), message: format!("differs from its canonical copy `{c}`") });
-                        }
-                    }
-                    aliases_ok.insert(n.clone());
-                }
-            }
-        }
-        let mut ignored = Vec::new();
-        for n in source.names() {
-            if used.contains(&n) || aliases_ok.contains(&n) {
-                continue;
-            }
-            if is_ignored(&n) {
-                ignored.push(n);
-            } else {
-                problems.push(LoadProblem::Unexpected { shape: source.shape(&n).unwrap_or_default(), name: n });
-            }
-        }
-        if !ignored.is_empty() {
-            log::debug!("ignored {} unused tensors: {}", ignored.len(), ignored.join(", "));
-        }
-        problems.extend(l.into_problems());
-        if !problems.is_empty() {
-            problems.sort();
-            return Err(LoadError { context: "building IsoFormer from the checkpoint".into(), problems });
-        }
+        audit(l, source, &layout)?;
         Ok(model)
+    }
+
+    /// Check a checkpoint's names and shapes against the model `cfg` describes, reading no
+    /// values (`_trunk.*` copies are not compared). Returns where each part was found.
+    pub fn check(cfg: &IsoformerConfig, source: &dyn TensorSource, device: &Device) -> Result<Layout, LoadError> {
+        let layout = discover(source, cfg)?;
+        let mut l = Loader::dry_run(source, device);
+        Self::build(&mut l, cfg, &layout);
+        audit(l, source, &layout)?;
+        Ok(layout)
     }
 
     /// A model with seeded pseudo-random weights (see [`SeededSource`]) and the given head sizes.

@@ -179,6 +179,8 @@ pub struct Loader<'s> {
     problems: Vec<LoadProblem>,
     /// A source that generates values (no names) accepts every request.
     generative: bool,
+    /// Check names and shapes only: no values are read and modules get 1-element stand-ins.
+    dry: bool,
 }
 
 impl<'s> Loader<'s> {
@@ -191,7 +193,18 @@ impl<'s> Loader<'s> {
             used: BTreeSet::new(),
             problems: Vec::new(),
             generative,
+            dry: false,
         }
+    }
+
+    /// A loader that checks every name and shape against `source` without reading values; the
+    /// modules it builds are stand-ins to be dropped (for `inspect` and `convert` checks).
+    pub fn dry_run(source: &'s dyn TensorSource, device: &Device) -> Self {
+        Self { dry: true, ..Self::new(source, device) }
+    }
+
+    pub fn is_dry(&self) -> bool {
+        self.dry
     }
 
     pub fn device(&self) -> &Device {
@@ -262,6 +275,9 @@ impl<'s> Loader<'s> {
             self.problems.push(LoadProblem::Shape { name: actual, expected: shape.to_vec(), found });
             return vec![0.0; n];
         }
+        if self.dry {
+            return Vec::new();
+        }
         match self.source.values(&actual, shape) {
             Ok(v) if v.len() == n => v,
             Ok(v) => {
@@ -280,6 +296,9 @@ impl<'s> Loader<'s> {
 
     pub fn tensor<const D: usize>(&mut self, name: &str, shape: [usize; D]) -> Tensor<D> {
         let v = self.values(name, &shape);
+        if self.dry {
+            return Tensor::zeros([1; D], &self.device);
+        }
         Tensor::from_data(TensorData::new(v, shape), &self.device)
     }
 
@@ -290,6 +309,10 @@ impl<'s> Loader<'s> {
     /// A PyTorch `nn.Linear` at `prefix` (`prefix.weight` `[out, in]`, `prefix.bias` `[out]`).
     pub fn linear(&mut self, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Linear {
         let w = self.values(&format!("{prefix}.weight"), &[d_out, d_in]);
+        if self.dry {
+            let bias = bias.then(|| self.param(&format!("{prefix}.bias"), [d_out]));
+            return Linear { weight: Param::from_tensor(Tensor::zeros([1, 1], &self.device)), bias };
+        }
         // [out, in] -> [in, out]
         let mut t = vec![0f32; w.len()];
         for o in 0..d_out {

@@ -1,0 +1,312 @@
+//! Opening a checkpoint without running anything: PyTorch ZIP (torch ≥ 1.6), PyTorch legacy
+//! stream (torch < 1.6) and safetensors, with tensors read one at a time.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use pytorch_reader::PytorchReader;
+use safetensors::Dtype;
+
+use crate::globals::{self, ScanError};
+
+/// Largest pickle we scan before opening (the official checkpoint's `data.pkl` is ~1 MB).
+const MAX_PICKLE: u64 = 100 << 20;
+
+/// What is wrong with a checkpoint; `Display` is one line starting with the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct CheckpointError {
+    pub path: String,
+    pub message: String,
+}
+
+pub(crate) fn err(path: &Path, message: impl Into<String>) -> CheckpointError {
+    CheckpointError { path: path.display().to_string(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `torch.save` since PyTorch 1.6: a ZIP with `data.pkl` and `data/<storage>` entries.
+    TorchZip,
+    /// `torch.save(..., _use_new_zipfile_serialization=False)`: a stream of pickles.
+    TorchLegacy,
+    Safetensors,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::TorchZip => "PyTorch ZIP checkpoint (torch >= 1.6)",
+            Format::TorchLegacy => "PyTorch legacy checkpoint (torch < 1.6)",
+            Format::Safetensors => "safetensors",
+        })
+    }
+}
+
+/// One tensor's name, type and shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+}
+
+impl Entry {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn byte_len(&self) -> usize {
+        self.numel() * dtype_bytes(self.dtype)
+    }
+}
+
+enum Backend {
+    Torch(PytorchReader),
+    Safetensors { data_start: u64, offsets: HashMap<String, (u64, u64)> },
+}
+
+/// An opened checkpoint: entries sorted by name, values read on demand.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub format: Format,
+    pub entries: Vec<Entry>,
+    /// Python globals the pickle references (all on the allow-list); empty for safetensors.
+    pub globals: Vec<(String, String)>,
+    backend: Backend,
+}
+
+/// The pickle magic number of the legacy format, as pickled by torch (LONG1, 10 bytes).
+const LEGACY_MAGIC: [u8; 14] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+impl Checkpoint {
+    pub fn open(path: &Path) -> Result<Self, CheckpointError> {
+        let mut f = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+        let size = f.metadata().map_err(|e| err(path, e.to_string()))?.len();
+        let mut head = [0u8; 16];
+        let n = read_up_to(&mut f, &mut head).map_err(|e| err(path, format!("cannot read: {e}")))?;
+        let head = &head[..n];
+        if n == 0 {
+            return Err(err(path, "empty file"));
+        }
+        if head.starts_with(b"PK\x03\x04") {
+            let globals = scan_zip(path)?;
+            Self::torch(path, Format::TorchZip, globals)
+        } else if head.starts_with(&LEGACY_MAGIC) {
+            let globals = scan_legacy(path, &mut f, size)?;
+            Self::torch(path, Format::TorchLegacy, globals)
+        } else if n >= 9 && head[8] == b'{' {
+            Self::safetensors(path, &mut f, size)
+        } else if head.first() == Some(&0x80) {
+            let mut bytes = Vec::new();
+            f.seek(SeekFrom::Start(0)).and_then(|_| f.by_ref().take(MAX_PICKLE).read_to_end(&mut bytes)).map_err(|e| err(path, e.to_string()))?;
+            globals::scan(&bytes).map_err(|e| scan_error(path, "pickle", e))?;
+            Err(err(path, "a bare pickle, not a PyTorch checkpoint (no tensor storages)"))
+        } else {
+            Err(err(
+                path,
+                format!("not a PyTorch checkpoint (ZIP or legacy) nor safetensors: starts with {:02x?}", &head[..n.min(8)]),
+            ))
+        }
+    }
+
+    fn torch(path: &Path, format: Format, globals: Vec<(String, String)>) -> Result<Self, CheckpointError> {
+        let reader = PytorchReader::new(path).map_err(|e| err(path, e.to_string()))?;
+        let mut entries = Vec::new();
+        for (name, t) in reader.tensors() {
+            let dtype = match t.dtype() {
+                pytorch_reader::DType::F64 => Dtype::F64,
+                pytorch_reader::DType::F32 => Dtype::F32,
+                pytorch_reader::DType::F16 => Dtype::F16,
+                pytorch_reader::DType::BF16 => Dtype::BF16,
+                pytorch_reader::DType::I64 => Dtype::I64,
+                pytorch_reader::DType::I32 => Dtype::I32,
+                pytorch_reader::DType::I16 => Dtype::I16,
+                pytorch_reader::DType::I8 => Dtype::I8,
+                pytorch_reader::DType::U64 => Dtype::U64,
+                pytorch_reader::DType::U32 => Dtype::U32,
+                pytorch_reader::DType::U16 => Dtype::U16,
+                pytorch_reader::DType::U8 => Dtype::U8,
+                pytorch_reader::DType::Bool => Dtype::BOOL,
+            };
+            entries.push(Entry { name: name.clone(), dtype, shape: t.shape().to_vec() });
+        }
+        if entries.is_empty() {
+            return Err(err(path, "holds no tensors"));
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self { path: path.to_path_buf(), format, entries, globals, backend: Backend::Torch(reader) })
+    }
+
+    fn safetensors(path: &Path, f: &mut File, size: u64) -> Result<Self, CheckpointError> {
+        let header = parse_safetensors_header(f, size).map_err(|m| err(path, m))?;
+        let mut entries = Vec::new();
+        let mut offsets = HashMap::new();
+        for (name, dtype, shape, (b, e)) in header.tensors {
+            entries.push(Entry { name: name.clone(), dtype, shape });
+            offsets.insert(name, (b, e));
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self {
+            path: path.to_path_buf(),
+            format: Format::Safetensors,
+            entries,
+            globals: Vec::new(),
+            backend: Backend::Safetensors { data_start: header.data_start, offsets },
+        })
+    }
+
+    /// The raw little-endian bytes of one tensor, row-major.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>, CheckpointError> {
+        match &self.backend {
+            Backend::Torch(r) => {
+                let t = r.get(name).ok_or_else(|| err(&self.path, format!("no tensor `{name}`")))?;
+                t.read().map_err(|e| err(&self.path, e.to_string()))
+            }
+            Backend::Safetensors { data_start, offsets } => {
+                let (b, e) = *offsets.get(name).ok_or_else(|| err(&self.path, format!("no tensor `{name}`")))?;
+                let mut f = File::open(&self.path).map_err(|e| err(&self.path, e.to_string()))?;
+                f.seek(SeekFrom::Start(data_start + b)).map_err(|e| err(&self.path, e.to_string()))?;
+                let mut buf = vec![0u8; (e - b) as usize];
+                f.read_exact(&mut buf).map_err(|e| err(&self.path, format!("`{name}`: {e}")))?;
+                Ok(buf)
+            }
+        }
+    }
+
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.binary_search_by(|e| e.name.as_str().cmp(name)).ok().map(|i| &self.entries[i])
+    }
+}
+
+/// Bytes per element (every dtype a checkpoint of ours holds is whole bytes).
+pub fn dtype_bytes(d: Dtype) -> usize {
+    d.bitsize().div_ceil(8)
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn scan_error(path: &Path, what: &str, e: ScanError) -> CheckpointError {
+    err(path, format!("{what}: {e}"))
+}
+
+/// Find `data.pkl` in the ZIP and check its globals.
+fn scan_zip(path: &Path) -> Result<Vec<(String, String)>, CheckpointError> {
+    let f = File::open(path).map_err(|e| err(path, e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| err(path, format!("not a readable ZIP archive: {e}")))?;
+    let pkl: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| n == "data.pkl" || n.ends_with("/data.pkl"))
+        .collect();
+    let name = match pkl.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(err(path, "ZIP archive without data.pkl: not a PyTorch checkpoint")),
+        many => return Err(err(path, format!("ZIP archive with several data.pkl entries: {many:?}"))),
+    };
+    let mut entry = zip.by_name(&name).map_err(|e| err(path, e.to_string()))?;
+    if entry.size() > MAX_PICKLE {
+        return Err(err(path, format!("{name} declares {} bytes, more than the {} MiB a checkpoint needs", entry.size(), MAX_PICKLE >> 20)));
+    }
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry.by_ref().take(MAX_PICKLE).read_to_end(&mut bytes).map_err(|e| err(path, format!("{name}: {e}")))?;
+    let (globals, _) = globals::scan(&bytes).map_err(|e| scan_error(path, &name, e))?;
+    Ok(globals)
+}
+
+/// The legacy stream is five pickles (magic, protocol, system info, the object, storage keys)
+/// followed by raw storages: check every pickle's globals.
+fn scan_legacy(path: &Path, f: &mut File, size: u64) -> Result<Vec<(String, String)>, CheckpointError> {
+    let mut bytes = Vec::new();
+    f.seek(SeekFrom::Start(0)).map_err(|e| err(path, e.to_string()))?;
+    f.take(MAX_PICKLE.min(size)).read_to_end(&mut bytes).map_err(|e| err(path, e.to_string()))?;
+    let mut at = 0;
+    let mut all = Vec::new();
+    for part in ["magic number", "protocol version", "system info", "saved object", "storage keys"] {
+        let (globals, used) = globals::scan(&bytes[at..]).map_err(|e| scan_error(path, &format!("{part} pickle"), e))?;
+        at += used;
+        all.extend(globals);
+    }
+    Ok(all)
+}
+
+/// A validated safetensors header: where the data starts and each tensor's place in it.
+pub struct SafetensorsHeader {
+    pub data_start: u64,
+    pub tensors: Vec<(String, Dtype, Vec<usize>, (u64, u64))>,
+}
+
+/// Parse and validate a safetensors header: size, JSON, unique names, known dtypes, offsets
+/// that match shapes, lie inside the file and neither overlap nor leave holes.
+pub fn parse_safetensors_header(f: &mut impl Read, size: u64) -> Result<SafetensorsHeader, String> {
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|_| "too short for a safetensors header".to_string())?;
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 || 8 + n > size {
+        return Err(format!("header declares {n} bytes but the file has {size}"));
+    }
+    let mut json = vec![0u8; n as usize];
+    f.read_exact(&mut json).map_err(|e| format!("reading the header: {e}"))?;
+    let entries = parse_ordered_object(&json)?;
+    let data_len = size - 8 - n;
+    let mut seen = std::collections::HashSet::new();
+    let mut tensors = Vec::new();
+    for (name, value) in entries {
+        if !seen.insert(name.clone()) {
+            return Err(format!("tensor `{name}` appears twice in the header"));
+        }
+        if name == "__metadata__" {
+            continue;
+        }
+        let info: safetensors::tensor::TensorInfo =
+            serde_json::from_value(value).map_err(|e| format!("tensor `{name}`: {e}"))?;
+        let (b, e) = (info.data_offsets.0 as u64, info.data_offsets.1 as u64);
+        let want = info.shape.iter().try_fold(dtype_bytes(info.dtype), |acc, &d| acc.checked_mul(d)).ok_or_else(|| format!("tensor `{name}`: shape {:?} overflows", info.shape))?;
+        if e < b || e - b != want as u64 {
+            return Err(format!("tensor `{name}`: offsets {b}..{e} do not hold {:?} {:?} ({want} bytes)", info.dtype, info.shape));
+        }
+        if e > data_len {
+            return Err(format!("tensor `{name}`: ends at byte {e} of the data, but the file holds {data_len} bytes of data (truncated?)"));
+        }
+        tensors.push((name, info.dtype, info.shape, (b, e)));
+    }
+    let mut spans: Vec<(u64, u64, &str)> = tensors.iter().map(|t| (t.3.0, t.3.1, t.0.as_str())).collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!("tensors `{}` and `{}` overlap", w[0].2, w[1].2));
+        }
+    }
+    Ok(SafetensorsHeader { data_start: 8 + n, tensors })
+}
+
+/// A JSON object's entries in file order, duplicates kept (serde_json's maps would drop them).
+fn parse_ordered_object(json: &[u8]) -> Result<Vec<(String, serde_json::Value)>, String> {
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(String, serde_json::Value)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    de.deserialize_map(V).map_err(|e| format!("header is not valid JSON: {e}"))
+}

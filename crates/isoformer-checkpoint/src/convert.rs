@@ -1,0 +1,204 @@
+//! Checkpoint → `model.safetensors`, one tensor at a time, atomically, with a manifest.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use isoformer_model::IsoformerConfig;
+use isoformer_model::enformer::TRUNK_ALIASES;
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::{Checkpoint, CheckpointError, Entry, err};
+use crate::inspect::{ShapeSource, module_counts};
+
+/// What a conversion did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manifest {
+    pub source: FileRecord,
+    pub output: FileRecord,
+    pub format: String,
+    pub tensors: usize,
+    /// `_trunk.*` copies dropped after checking they equal their canonical tensors.
+    pub dropped_aliases: usize,
+    /// Parameters (elements) per module, by the parts the model loader finds.
+    pub parameters: BTreeMap<String, usize>,
+    pub total_parameters: usize,
+    pub converter: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// `(alias name, canonical name)` for every `_trunk.*` copy whose canonical tensor exists.
+pub fn trunk_aliases(entries: &[Entry]) -> Vec<(String, String)> {
+    let names: std::collections::HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let mut out = Vec::new();
+    for e in entries {
+        for (canonical, alias) in TRUNK_ALIASES {
+            if let Some(i) = e.name.find(alias).filter(|&i| i == 0 || e.name[..i].ends_with('.')) {
+                let c = format!("{}{canonical}{}", &e.name[..i], &e.name[i + alias.len()..]);
+                if names.contains(c.as_str()) {
+                    out.push((e.name.clone(), c));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Convert `ckpt` into a safetensors file at `output`; `config` (if any) is checked against
+/// the tensors first. Writes `output` and `manifest` (if given) via temporary files renamed at
+/// the end: on any error nothing is left behind.
+pub fn convert(
+    ckpt: &Checkpoint,
+    output: &Path,
+    manifest: Option<&Path>,
+    config: Option<(&Path, &IsoformerConfig)>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Manifest, CheckpointError> {
+    let aliases = trunk_aliases(&ckpt.entries);
+    let alias_of: BTreeMap<&str, &str> = aliases.iter().map(|(a, c)| (a.as_str(), c.as_str())).collect();
+    let kept: Vec<&Entry> = ckpt.entries.iter().filter(|e| !alias_of.contains_key(e.name.as_str())).collect();
+
+    // Check the geometry before writing anything.
+    let shapes = ShapeSource::new(&ckpt.entries);
+    let parameters = module_counts(&shapes, config.map(|c| c.1), &kept);
+    if let Some((cfg_path, cfg)) = config {
+        isoformer_model::Isoformer::check(cfg, &shapes, &burn::tensor::Device::flex()).map_err(|e| {
+            err(&ckpt.path, format!("does not match {}: {}", cfg_path.display(), one_line(&e.to_string())))
+        })?;
+    }
+
+    // Header: kept tensors in name order, contiguous.
+    let mut header = serde_json::Map::new();
+    let mut meta = serde_json::Map::new();
+    meta.insert("format".into(), "pt".into());
+    meta.insert("converted_by".into(), format!("isoformer {}", env!("CARGO_PKG_VERSION")).into());
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut offset = 0usize;
+    for e in &kept {
+        let n = e.byte_len();
+        header.insert(
+            e.name.clone(),
+            serde_json::json!({ "dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + n] }),
+        );
+        offset += n;
+    }
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(header)).map_err(|e| err(output, e.to_string()))?;
+    while (8 + json.len()) % 8 != 0 {
+        json.push(b' ');
+    }
+    let total = offset as u64;
+
+    let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(out_dir).map_err(|e| err(out_dir, format!("cannot create: {e}")))?;
+    let tmp = Temp::new(output);
+    let mut hasher = Sha256::new();
+    let written = (|| -> Result<u64, CheckpointError> {
+        let file = File::create(&tmp.0).map_err(|e| err(&tmp.0, format!("cannot create: {e}")))?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let mut put = |bytes: &[u8], w: &mut BufWriter<File>| -> Result<(), CheckpointError> {
+            hasher.update(bytes);
+            w.write_all(bytes).map_err(|e| err(output, format!("write failed: {e}")))
+        };
+        put(&(json.len() as u64).to_le_bytes(), &mut w)?;
+        put(&json, &mut w)?;
+        let mut done = 0u64;
+        for e in &kept {
+            let bytes = ckpt.read(&e.name)?;
+            if bytes.len() != e.byte_len() {
+                return Err(err(&ckpt.path, format!("`{}`: {} bytes for {:?} {:?}", e.name, bytes.len(), e.dtype, e.shape)));
+            }
+            put(&bytes, &mut w)?;
+            done += bytes.len() as u64;
+            progress(done, total);
+        }
+        // Aliases must equal what they alias: read and compare, one pair at a time.
+        for (alias, canonical) in &aliases {
+            if ckpt.read(alias)? != ckpt.read(canonical)? {
+                return Err(err(&ckpt.path, format!("`{alias}` differs from `{canonical}`: not a duplicate, refusing to drop it")));
+            }
+        }
+        let file = w.into_inner().map_err(|e| err(output, format!("write failed: {e}")))?;
+        file.sync_all().map_err(|e| err(output, format!("write failed: {e}")))?;
+        Ok(8 + json.len() as u64 + done)
+    })()?;
+    let output_sha = hex(&hasher.finalize());
+
+    let source_bytes = std::fs::metadata(&ckpt.path).map(|m| m.len()).unwrap_or(0);
+    let manifest_value = Manifest {
+        source: FileRecord { path: ckpt.path.display().to_string(), bytes: source_bytes, sha256: sha256_file(&ckpt.path)? },
+        output: FileRecord { path: output.display().to_string(), bytes: written, sha256: output_sha },
+        format: ckpt.format.to_string(),
+        tensors: kept.len(),
+        dropped_aliases: aliases.len(),
+        total_parameters: parameters.values().sum(),
+        parameters,
+        converter: format!("isoformer {}", env!("CARGO_PKG_VERSION")),
+    };
+    let manifest_tmp = match manifest {
+        Some(m) => {
+            let t = Temp::new(m);
+            let text = serde_json::to_string_pretty(&manifest_value).map_err(|e| err(m, e.to_string()))? + "\n";
+            std::fs::write(&t.0, text).map_err(|e| err(m, format!("cannot write: {e}")))?;
+            Some((t, m))
+        }
+        None => None,
+    };
+    tmp.commit(output)?;
+    if let Some((t, m)) = manifest_tmp {
+        t.commit(m)?;
+    }
+    Ok(manifest_value)
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+}
+
+/// A temporary file beside its destination, removed unless committed.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(dest: &Path) -> Self {
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Temp(dir.join(format!(".{name}.partial-{}", std::process::id())))
+    }
+
+    fn commit(self, dest: &Path) -> Result<(), CheckpointError> {
+        std::fs::rename(&self.0, dest).map_err(|e| err(dest, format!("cannot move into place: {e}")))?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, CheckpointError> {
+    let mut f = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| err(path, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}

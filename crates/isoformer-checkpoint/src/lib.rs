@@ -1,0 +1,10 @@
+//! Checkpoints from outside: read PyTorch pickles and safetensors without executing anything,
+//! convert them to `model.safetensors` as the model crate loads it, inspect and check them,
+//! and fetch the official model from the Hugging Face Hub. Native only (files and network).
+
+pub mod checkpoint;
+pub mod convert;
+pub mod globals;
+pub mod inspect;
+
+pub use checkpoint::{Checkpoint, CheckpointError, Entry, Format};
