@@ -140,6 +140,7 @@ impl Checkpoint {
     }
 
     fn safetensors(path: &Path, f: &mut File, size: u64) -> Result<Self, CheckpointError> {
+        f.seek(SeekFrom::Start(0)).map_err(|e| err(path, e.to_string()))?;
         let header = parse_safetensors_header(f, size).map_err(|m| err(path, m))?;
         let mut entries = Vec::new();
         let mut offsets = HashMap::new();
