@@ -36,8 +36,9 @@ pub struct Tsv {
     pub rows: Vec<(usize, Vec<String>)>,
 }
 
-/// Read a TSV and pick `columns` (required) by header name.
-pub fn read_tsv(path: &Path, columns: &[&str]) -> Result<Tsv> {
+/// Read a TSV and pick `columns` (required) then `optional` columns by header name; a missing
+/// optional column reads as empty fields. Also returns which optional columns were present.
+pub fn read_tsv_optional(path: &Path, columns: &[&str], optional: &[&str]) -> Result<(Tsv, Vec<bool>)> {
     let reader = open_input(path)?;
     let mut lines = reader.lines().enumerate();
     let header = loop {
@@ -64,6 +65,7 @@ pub fn read_tsv(path: &Path, columns: &[&str]) -> Result<Tsv> {
             ),
         }
     }
+    let present: Vec<Option<usize>> = optional.iter().map(|c| names.iter().position(|n| n.trim() == *c)).collect();
     let mut rows = Vec::new();
     for (i, line) in lines {
         let line = line.with_context(|| format!("{}: read failed", at(path, i + 1)))?;
@@ -75,9 +77,11 @@ pub fn read_tsv(path: &Path, columns: &[&str]) -> Result<Tsv> {
         if fields.len() != names.len() {
             bail!("{}: {} fields, but the header has {}", at(path, i + 1), fields.len(), names.len());
         }
-        rows.push((i + 1, index.iter().map(|&j| fields[j].trim().to_string()).collect()));
+        let mut row: Vec<String> = index.iter().map(|&j| fields[j].trim().to_string()).collect();
+        row.extend(present.iter().map(|j| j.map_or(String::new(), |j| fields[j].trim().to_string())));
+        rows.push((i + 1, row));
     }
-    Ok(Tsv { path: path.to_path_buf(), rows })
+    Ok((Tsv { path: path.to_path_buf(), rows }, present.iter().map(Option::is_some).collect()))
 }
 
 /// Write `bytes` to `path` atomically (temporary file in the same directory, then rename), or to
@@ -107,4 +111,72 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// A streaming output: standard output for `-`, else a temporary file in the target directory
+/// (gzip-compressed for a `.gz` name) renamed over `path` by [`AtomicOutput::finish`]; dropped
+/// unfinished, the temporary file is removed, so a failed run leaves nothing behind.
+pub struct AtomicOutput {
+    target: Option<(PathBuf, PathBuf)>,
+    sink: Option<Sink>,
+}
+
+enum Sink {
+    Stdout(io::BufWriter<io::Stdout>),
+    File(io::BufWriter<File>),
+    Gz(flate2::write::GzEncoder<io::BufWriter<File>>),
+}
+
+impl AtomicOutput {
+    pub fn create(path: &Path) -> Result<Self> {
+        if path == Path::new("-") {
+            return Ok(Self { target: None, sink: Some(Sink::Stdout(io::BufWriter::new(io::stdout()))) });
+        }
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
+        let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+        let f = File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let f = io::BufWriter::with_capacity(1 << 16, f);
+        let sink = if path.extension().is_some_and(|e| e == "gz") {
+            Sink::Gz(flate2::write::GzEncoder::new(f, flate2::Compression::fast()))
+        } else {
+            Sink::File(f)
+        };
+        Ok(Self { target: Some((tmp, path.to_path_buf())), sink: Some(sink) })
+    }
+
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self.sink.as_mut().expect("open until finish") {
+            Sink::Stdout(w) => w,
+            Sink::File(w) => w,
+            Sink::Gz(w) => w,
+        }
+    }
+
+    /// Flush, close and move into place.
+    pub fn finish(mut self) -> Result<()> {
+        let done = match self.sink.take().expect("open until finish") {
+            Sink::Stdout(mut w) => w.flush(),
+            Sink::File(w) => w.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()),
+            Sink::Gz(w) => w.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all()),
+        };
+        done.context("writing output")?;
+        if let Some((tmp, path)) = self.target.take() {
+            let moved = std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot move into place", path.display()));
+            if moved.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            moved?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicOutput {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = self.target.take() {
+            self.sink.take();
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
 }

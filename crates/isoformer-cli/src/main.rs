@@ -5,6 +5,7 @@
 
 mod io;
 mod predict;
+mod prepare;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,8 +51,12 @@ enum Command {
         decompressed. DNA is one-hot encoded (N and other IUPAC letters as zeros); its length must be a \
         multiple of 2^enformer_num_downsamples (128 for the official model: 196,608 bp) with at least \
         enformer_target_length bins.\n\n\
-        OUTPUT: transcript_id then one column per tissue, in the official order.")]
+        OUTPUT: transcript_id (and gene_id when the input has that column, as `isoformer prepare` writes) \
+        then one column per tissue, in the official order.")]
     Predict(PredictArgs),
+    /// Build model inputs (DNA window, spliced RNA, protein) from a genome FASTA and a GTF/GFF3.
+    #[command(after_help = prepare::HELP)]
+    Prepare(prepare::PrepareArgs),
 }
 
 #[derive(clap::Args)]
@@ -74,6 +79,12 @@ pub struct PredictArgs {
     /// Transcripts per forward pass (transcripts with the same DNA length are batched together).
     #[arg(short, long, default_value_t = 1)]
     pub batch_size: usize,
+    /// CPU threads for the model (rayon's pool; default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// No progress bar (it is drawn on stderr only when stderr is a terminal anyway).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +97,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = match cli.command {
         Command::Predict(args) => predict::run(&args),
+        Command::Prepare(args) => prepare::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

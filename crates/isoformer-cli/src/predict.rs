@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
-use crate::io::{at, read_tsv, write_output};
+use crate::io::{at, read_tsv_optional, write_output};
 use crate::{DeviceArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
@@ -46,12 +46,19 @@ fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        // burn's CPU backend (flex with rayon) runs on rayon's global pool.
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
+    }
     let device = device(args.device)?;
     let t0 = Instant::now();
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
 
-    let tsv = read_tsv(&args.input, &["transcript_id", "dna", "rna", "protein"])?;
+    let (tsv, present) = read_tsv_optional(&args.input, &["transcript_id", "dna", "rna", "protein"], &["gene_id"])?;
+    let has_gene = present[0];
+    let gene_ids: Vec<String> = tsv.rows.iter().map(|(_, f)| f[4].clone()).collect();
     let mut encoded = Vec::with_capacity(tsv.rows.len());
     let mut seen = BTreeMap::new();
     for (line, f) in &tsv.rows {
@@ -84,6 +91,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let mut predictions: Vec<Option<Vec<f32>>> = vec![None; encoded.len()];
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     let t1 = Instant::now();
+    let bar = transcript_bar(encoded.len() as u64, args.quiet);
     for idx in by_len.values() {
         for chunk in idx.chunks(args.batch_size) {
             let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
@@ -95,18 +103,24 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             if args.dump_embeddings.is_some() {
                 collect_dump(&mut dump, &batch, &out)?;
             }
+            bar.inc(chunk.len() as u64);
         }
     }
+    bar.finish_and_clear();
     log::info!("{} transcripts predicted in {:.2?}", encoded.len(), t1.elapsed());
 
-    let mut text = String::from("transcript_id");
+    let mut text = String::from(if has_gene { "transcript_id\tgene_id" } else { "transcript_id" });
     for n in &names {
         text.push('\t');
         text.push_str(n);
     }
     text.push('\n');
-    for (e, p) in encoded.iter().zip(&predictions) {
+    for ((e, p), gene) in encoded.iter().zip(&predictions).zip(&gene_ids) {
         text.push_str(&e.id);
+        if has_gene {
+            text.push('\t');
+            text.push_str(gene);
+        }
         for v in p.as_ref().expect("every row predicted") {
             text.push_str(&format!("\t{v:.6}"));
         }
@@ -116,6 +130,21 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         write_dump(path, dump)?;
     }
     write_output(&args.output, text.as_bytes())
+}
+
+/// Transcripts done, rate and ETA on stderr; drawn only when stderr is a terminal and not `-q`.
+fn transcript_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("predict [{bar:40}] {pos}/{len} transcripts {per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 enum DumpData {

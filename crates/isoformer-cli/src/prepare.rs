@@ -1,0 +1,161 @@
+//! `isoformer prepare`: genome FASTA + GTF/GFF3 → one TSV row per transcript with the model's
+//! three inputs (see isoformer-bio for the conventions).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use isoformer_bio::annotation::Annotation;
+use isoformer_bio::genome::{ChromMap, Genome};
+use isoformer_bio::transcript::{Limits, Transcript, prepare};
+use isoformer_model::IsoformerConfig;
+
+use crate::io::AtomicOutput;
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["genes", "transcripts", "all"])))]
+pub struct PrepareArgs {
+    /// Genome FASTA: uncompressed with GENOME.fai, bgzip with GENOME.fai + GENOME.gzi (both read by
+    /// random access), or plain gzip (read whole into memory: slower, needs the genome's size in RAM).
+    #[arg(short, long)]
+    pub genome: PathBuf,
+    /// Annotation: GTF or GFF3 (`.gtf`, `.gff3`, `.gff`, optionally `.gz`).
+    #[arg(short, long)]
+    pub annotation: PathBuf,
+    /// Every transcript of these genes (comma-separated gene_id, gene_id without version, or gene name).
+    #[arg(long, value_delimiter = ',')]
+    pub genes: Vec<String>,
+    /// These transcripts (comma-separated transcript_id, with or without version).
+    #[arg(long, value_delimiter = ',')]
+    pub transcripts: Vec<String>,
+    /// Every transcript of the annotation.
+    #[arg(long)]
+    pub all: bool,
+    /// Model directory: the window must suit its Enformer geometry, and its RNA/protein token
+    /// limits are used for the crops (the official limits otherwise: 2048 and 1024).
+    #[arg(short, long)]
+    pub model: Option<PathBuf>,
+    /// DNA window length in bases, centred on the TSS (the official model takes 196,608).
+    #[arg(short, long, default_value_t = 196_608)]
+    pub window: u64,
+    /// Two-column TSV mapping annotation sequence names to genome names (chr1 ↔ 1 and chrM ↔ MT
+    /// are reconciled without it).
+    #[arg(long, value_name = "MAP.tsv")]
+    pub chrom_map: Option<PathBuf>,
+    /// Output TSV (`-` for standard output; `.gz` compresses; written to a temporary file and renamed).
+    #[arg(short, long, default_value = "-")]
+    pub output: PathBuf,
+}
+
+pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.fa --annotation examples/genes.gtf --all \\\n      --model models/tiny --window 80 -o examples.tsv\n\n\
+    OUTPUT: a TSV with transcript_id, gene_id, gene_name, chrom, strand, tss (1-based TSS base), dna, \
+    rna, protein, flags. dna: the window of --window bases read 5'->3' on the transcript's strand \
+    (reverse complement on -), the TSS base at 0-based index window/2, N past the chromosome ends. \
+    rna: the exons joined in transcription order (DNA letters). protein: the CDS translated with the \
+    standard code, stop dropped; empty for non-coding transcripts and for frame-broken CDS. RNA longer \
+    than the RNA token limit keeps its 3' end, protein keeps its N-terminus.\n\n\
+    FLAGS: dna_padded, rna_cropped, protein_cropped, cds_start_incomplete (no ATG or phase != 0), \
+    cds_end_incomplete (no final stop), cds_frame_broken (length not a multiple of 3: no protein), \
+    cds_internal_stop (no protein).\n\n\
+    GENOME ACCESS: uncompressed FASTA needs GENOME.fai (samtools faidx); bgzip FASTA with .fai and .gzi \
+    is read by random access too; a plain gzip FASTA is read whole into memory (slower).";
+
+/// The output columns, in order.
+pub const COLUMNS: [&str; 10] = ["transcript_id", "gene_id", "gene_name", "chrom", "strand", "tss", "dna", "rna", "protein", "flags"];
+
+pub fn run(args: &PrepareArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut limits = Limits { window: args.window, ..Limits::OFFICIAL };
+    if args.window == 0 {
+        bail!("--window must be positive");
+    }
+    if let Some(dir) = &args.model {
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let config = IsoformerConfig::from_json(&text).with_context(|| format!("{}: invalid config", path.display()))?;
+        isoformer_model::enformer::check_dna_length(args.window as usize, &config.enformer())
+            .map_err(|m| anyhow::anyhow!("--window {} does not suit {}: {m}", args.window, dir.display()))?;
+        limits.rna_tokens = config.num_tokens_per_seq_nuctf_rna;
+        limits.protein_tokens = config.num_protein_tokens_per_seq;
+    }
+    let chrom_map = match &args.chrom_map {
+        Some(p) => ChromMap::read(p)?,
+        None => ChromMap::default(),
+    };
+    let mut genome = Genome::open(&args.genome)?;
+    let annotation = Annotation::read(&args.annotation)?;
+    let ann_path = &annotation.path;
+
+    let selected: Vec<usize> = if args.all {
+        (0..annotation.transcripts.len()).collect()
+    } else {
+        let unversioned = |s: &str| s.split_once('.').map_or(s, |(a, _)| a).to_string();
+        let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
+        let mut found: HashSet<&str> = HashSet::new();
+        let mut picked = Vec::new();
+        for (i, t) in annotation.transcripts.iter().enumerate() {
+            let keys: Vec<String> = if by_gene {
+                vec![t.gene_id.clone(), unversioned(&t.gene_id), t.gene_name.clone()]
+            } else {
+                vec![t.transcript_id.clone(), unversioned(&t.transcript_id)]
+            };
+            if let Some(w) = wanted.iter().find(|w| keys.iter().any(|k| !k.is_empty() && k == *w)) {
+                found.insert(w.as_str());
+                picked.push(i);
+            }
+        }
+        if let Some(missing) = wanted.iter().find(|w| !found.contains(w.as_str())) {
+            bail!("{}: no {} `{missing}` (with exons)", ann_path.display(), if by_gene { "gene" } else { "transcript" });
+        }
+        picked
+    };
+
+    let mut out = AtomicOutput::create(&args.output)?;
+    writeln!(out.writer(), "{}", COLUMNS.join("\t"))?;
+    let mut flagged = 0usize;
+    for &i in &selected {
+        let rec = &annotation.transcripts[i];
+        let t = Transcript::from_record(ann_path, rec)?;
+        let line = rec.features[0].line;
+        let Some(seq) = chrom_map.resolve(&genome, &t.seq).map(str::to_string) else {
+            let names = genome.names();
+            bail!(
+                "{}:{line}: sequence `{}` of transcript {} is not in {} (it has {}{})",
+                ann_path.display(),
+                t.seq,
+                t.transcript_id,
+                args.genome.display(),
+                names.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if names.len() > 5 { ", ..." } else { "" }
+            );
+        };
+        let p = prepare(&mut genome, &seq, ann_path, &t, limits)?;
+        if !p.flags.is_empty() {
+            flagged += 1;
+        }
+        writeln!(
+            out.writer(),
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            t.transcript_id,
+            t.gene_id,
+            t.gene_name,
+            t.seq,
+            t.strand.symbol(),
+            t.tss() + 1,
+            p.dna,
+            p.rna,
+            p.protein,
+            p.flags.join(",")
+        )?;
+    }
+    out.finish()?;
+    log::info!(
+        "prepare: {} transcripts in {:.2} s ({} flagged), genome read {}",
+        selected.len(),
+        started.elapsed().as_secs_f64(),
+        flagged,
+        if genome.is_indexed() { "by random access" } else { "whole" }
+    );
+    Ok(())
+}
