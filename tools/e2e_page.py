@@ -5,7 +5,8 @@ Chromium through chromedriver, with nothing but the Python standard library.
 1. Serves DIST on 127.0.0.1 (a thread of this script), logging every request it receives.
 2. Loads the page, clicks "Use the bundled example", waits for the model to load in the worker.
 3. From then on no request may be made: the server must see none, and Chromium's network log
-   (performance log, Network.requestWillBeSent) must show none but data:/blob: URLs. Then
+   (performance log, Network.requestWillBeSent) must show none but data:/blob: URLs, and its
+   console no request refused by the page's CSP. Then
    "Predict"; the table must equal the native CLI's TSV (NATIVE_TSV) within the parity tolerance
    |Δ| ≤ 1e-4 + 1e-4·|ref|.
 4. Bad inputs through the file picker (a FASTA, a binary file, a table with a bad letter, an
@@ -31,6 +32,7 @@ import urllib.request
 ABS, REL = 1e-4, 1e-4
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
 
 
 def free_port():
@@ -55,6 +57,12 @@ class Server:
 
             def log_message(self, fmt, *args):
                 pass
+
+            def end_headers(self):
+                # The page's CSP also as a header, as a static host should send it: a meta tag
+                # covers the page only, while the worker script takes its policy from its response.
+                self.send_header("Content-Security-Policy", CSP)
+                super().end_headers()
 
             def send_head(self):
                 log.append((time.time(), self.path))
@@ -89,6 +97,8 @@ class WebDriver:
                 "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-webgpu",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
+                         # Nothing can leave the machine even if something tried.
+                         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                          "--window-size=1280,1400"],
                 "perfLoggingPrefs": {"enableNetwork": True, "enablePage": False},
             }}}}
@@ -212,6 +222,7 @@ def main():
             print("model:", wd.js("return document.getElementById('model-status').textContent"))
             mark = len(server.requests)
             wd.perf_log()  # drain
+            wd.call("POST", "/se/log", {"type": "browser"})  # drain
             predict_and_wait(wd)
             if backend == "cpu":
                 print(f"time to first prediction (page load, example fetch, model load, predict on CPU): {time.time() - t0:.1f} s")
@@ -255,6 +266,10 @@ def main():
         net = network_requests(wd.perf_log())
         assert not after, f"requests reached the server after the model loaded: {after}"
         assert not net, f"Chromium made network requests after the model loaded: {net}"
+        # A request the CSP blocked never reaches the network log: Chromium reports it on the console.
+        refused = [e["message"] for e in wd.call("POST", "/se/log", {"type": "browser"}) or []
+                   if "Content Security Policy" in e["message"] or "Refused to" in e["message"]]
+        assert not refused, f"the page tried requests its CSP refused: {refused}"
         print(f"requests after the model loaded: 0 (server log) and 0 (Chromium network log); {mark} before")
 
         png = base64.b64decode(wd.call("GET", "/screenshot"))
