@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod convert;
+pub mod download;
 pub mod globals;
 pub mod inspect;
 

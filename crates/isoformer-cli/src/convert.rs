@@ -112,3 +112,79 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+#[command(after_help = "EXAMPLES:\n  isoformer download                      # InstaDeepAI/isoformer into ./isoformer\n  isoformer download InstaDeepAI/isoformer --revision main --dir models/official\n\n\
+    Fetches config.json, the three vocab files and the weights (model.safetensors where the \
+    repository has one, else pytorch_model.bin) into the Hugging Face cache (HF_HOME, shared with \
+    Python's huggingface_hub), checks each file's size and sha256 against what the Hub lists, \
+    then writes a model directory: the pickle is converted safely to model.safetensors (see \
+    `isoformer convert --help`) unless --no-convert. An interrupted download resumes when run \
+    again. Environment: HF_ENDPOINT (mirror or another Hub), HF_HOME (cache location), \
+    HF_TOKEN (gated or private repositories).")]
+pub struct DownloadArgs {
+    /// Repository id on the Hub.
+    #[arg(default_value = "InstaDeepAI/isoformer")]
+    pub repo: String,
+    /// Branch, tag or commit.
+    #[arg(long, default_value = "main")]
+    pub revision: String,
+    /// Model directory to write (default: the repository's name).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep pytorch_model.bin as it is (no model.safetensors is written).
+    #[arg(long)]
+    pub no_convert: bool,
+}
+
+/// hf-hub's progress callbacks on an indicatif bar.
+struct Bar(indicatif::ProgressBar);
+
+impl hf_hub::api::Progress for Bar {
+    fn init(&mut self, size: usize, filename: &str) {
+        self.0.set_length(size as u64);
+        self.0.set_position(0);
+        self.0.set_message(filename.to_string());
+    }
+    fn update(&mut self, size: usize) {
+        self.0.inc(size as u64);
+    }
+    fn finish(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+pub fn download(args: &DownloadArgs) -> Result<()> {
+    use isoformer_checkpoint::download::{fetch, place};
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(args.repo.rsplit('/').next().unwrap_or("model")));
+    let fetched = fetch(&args.repo, &args.revision, || Bar(crate::progress::bytes_bar(0, "downloading")))?;
+    for (name, path) in &fetched.files {
+        if *name != fetched.weights || args.no_convert || name == "model.safetensors" {
+            place(path, &dir, name)?;
+        }
+    }
+    if fetched.weights == "pytorch_model.bin" && !args.no_convert {
+        let src = &fetched.files.iter().find(|f| f.0 == "pytorch_model.bin").expect("fetched").1;
+        let ckpt = Checkpoint::open(src)?;
+        let cfg_path = dir.join("config.json");
+        let cfg = read_config(&cfg_path)?;
+        let bar = crate::progress::bytes_bar(ckpt.entries.iter().map(|e| e.byte_len() as u64).sum(), "converting");
+        let m = isoformer_checkpoint::convert::convert(
+            &ckpt,
+            &dir.join("model.safetensors"),
+            Some(&dir.join("manifest.json")),
+            Some((&cfg_path, &cfg)),
+            |done, _| bar.set_position(done),
+        )?;
+        bar.finish_and_clear();
+        eprintln!("converted pytorch_model.bin: {} tensors, {} parameters", m.tensors, m.total_parameters);
+    }
+    eprintln!(
+        "{}@{} ({}) -> {}",
+        args.repo,
+        args.revision,
+        fetched.commit.as_deref().unwrap_or("commit not reported"),
+        dir.display()
+    );
+    Ok(())
+}

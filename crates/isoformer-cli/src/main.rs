@@ -3,9 +3,11 @@
 //! IsoFormer: Garau-Luis et al., "Multi-modal Transfer Learning between Biological Foundation
 //! Models", NeurIPS 2024. Official weights: InstaDeepAI/isoformer on the Hugging Face Hub.
 
+mod convert;
 mod io;
 mod predict;
 mod prepare;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,12 @@ enum Command {
     /// Build model inputs (DNA window, spliced RNA, protein) from a genome FASTA and a GTF/GFF3.
     #[command(after_help = prepare::HELP)]
     Prepare(prepare::PrepareArgs),
+    /// Convert a PyTorch checkpoint (pytorch_model.bin) to model.safetensors, safely.
+    Convert(convert::ConvertArgs),
+    /// Show what a checkpoint holds and whether the model loads it.
+    Inspect(convert::InspectArgs),
+    /// Fetch a model from the Hugging Face Hub (default InstaDeepAI/isoformer) into a model directory.
+    Download(convert::DownloadArgs),
 }
 
 #[derive(clap::Args)]
@@ -98,6 +106,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Predict(args) => predict::run(&args),
         Command::Prepare(args) => prepare::run(&args),
+        Command::Convert(args) => convert::convert(&args),
+        Command::Inspect(args) => convert::inspect(&args),
+        Command::Download(args) => convert::download(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
