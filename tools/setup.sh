@@ -4,19 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_install() {        # install the Debian packages that are missing (apt may be locked: retry)
-  local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "setup: apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  local i
-  for i in $(seq 1 20); do
-    if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; then return 0; fi
-    echo "setup: apt-get failed (lock?), retry $i in 15 s" >&2; sleep 15
-  done
-  return 1
-}
+source tools/apt.sh
 
 # wgpu without a GPU: Mesa's software Vulkan driver (lavapipe) gives an adapter for the wgpu tests.
 apt_install mesa-vulkan-drivers libvulkan1
