@@ -7,5 +7,6 @@ pub mod convert;
 pub mod download;
 pub mod globals;
 pub mod inspect;
+pub mod safetensors_header;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Entry, Format};
