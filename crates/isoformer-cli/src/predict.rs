@@ -1,11 +1,11 @@
 //! `isoformer predict`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
@@ -60,6 +60,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let has_gene = present[0];
     let gene_ids: Vec<String> = tsv.rows.iter().map(|(_, f)| f[4].clone()).collect();
     let mut encoded = Vec::with_capacity(tsv.rows.len());
+    // Distinct DNA windows: isoforms sharing a TSS share one, and Enformer runs once for it.
+    let mut windows: HashMap<String, usize> = HashMap::new();
+    let mut window_of: Vec<usize> = Vec::with_capacity(tsv.rows.len());
     let mut seen = BTreeMap::new();
     for (line, f) in &tsv.rows {
         let ex = Example { id: f[0].clone(), dna: f[1].clone(), rna: f[2].clone(), protein: f[3].clone() };
@@ -70,6 +73,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             return Err(anyhow!("{}: transcript_id {} already on line {first}", at(&tsv.path, *line), ex.id));
         }
         let e = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", at(&tsv.path, *line)))?;
+        let next = windows.len();
+        window_of.push(*windows.entry(ex.dna).or_insert(next));
         if e.rna_cropped {
             log::warn!("{}: {} RNA longer than the model's {} tokens: kept its 3' end", at(&tsv.path, *line), ex.id, predictor.config.num_tokens_per_seq_nuctf_rna);
         }
@@ -82,11 +87,17 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         return Err(anyhow!("{}: no transcripts after the header", at(&tsv.path, 1)));
     }
 
-    // Batches of equal DNA length, in input order within each length.
+    // Batches of equal DNA length; within a length, transcripts sharing a window are adjacent so
+    // that its Enformer embeddings are computed once and reused (`SharedDna`).
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, e) in encoded.iter().enumerate() {
         by_len.entry(e.dna_len).or_default().push(i);
     }
+    for idx in by_len.values_mut() {
+        idx.sort_by_key(|&i| window_of[i]);
+    }
+    log::info!("{} transcripts, {} distinct DNA windows", encoded.len(), windows.len());
+    let mut shared = SharedDna::default();
     let names = predictor.output_names();
     let mut predictions: Vec<Option<Vec<f32>>> = vec![None; encoded.len()];
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
@@ -95,7 +106,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     for idx in by_len.values() {
         for chunk in idx.chunks(args.batch_size) {
             let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
-            let out = predictor.forward(&batch).map_err(|e| anyhow!("{e}"))?;
+            let keys: Vec<usize> = chunk.iter().map(|&i| window_of[i]).collect();
+            let out = shared.forward(&predictor, &batch, &keys);
             let p = read_f32(out.predictions.clone())?;
             for (k, &i) in chunk.iter().enumerate() {
                 predictions[i] = Some(p[k * names.len()..(k + 1) * names.len()].to_vec());
@@ -130,6 +142,58 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         write_dump(path, dump)?;
     }
     write_output(&args.output, text.as_bytes())
+}
+
+/// `Isoformer::forward` with Enformer run once per distinct DNA window: the last window's
+/// embeddings are kept, so a run of isoforms sharing a TSS (adjacent after sorting) encodes it once.
+/// Everything after Enformer is `Isoformer::forward`'s code (crates/isoformer-model/src/model.rs).
+#[derive(Default)]
+struct SharedDna {
+    last: Option<(usize, Tensor<3>)>,
+}
+
+impl SharedDna {
+    fn forward(&mut self, p: &Predictor, batch: &[Encoded], keys: &[usize]) -> isoformer_model::Output {
+        let mut rows: Vec<Tensor<3>> = Vec::with_capacity(batch.len());
+        let mut todo: Vec<usize> = Vec::new();
+        for (k, &key) in keys.iter().enumerate() {
+            let known = self.last.as_ref().is_some_and(|(l, _)| *l == key) || keys[..k].contains(&key);
+            if !known && !todo.iter().any(|&t| keys[t] == key) {
+                todo.push(k);
+            }
+        }
+        let mut fresh: HashMap<usize, Tensor<3>> = HashMap::new();
+        if !todo.is_empty() {
+            let len = batch[0].dna_len;
+            let dna: Vec<f32> = todo.iter().flat_map(|&k| batch[k].dna_one_hot.iter().copied()).collect();
+            let dna = Tensor::<3>::from_data(TensorData::new(dna, [todo.len(), len, 4]), &p.device);
+            let emb = p.model.enformer.forward(dna);
+            for (j, &k) in todo.iter().enumerate() {
+                fresh.insert(keys[k], emb.clone().narrow(0, j, 1));
+            }
+        }
+        for &key in keys {
+            let t = match fresh.get(&key) {
+                Some(t) => t.clone(),
+                None => self.last.as_ref().filter(|(l, _)| *l == key).map(|(_, t)| t.clone()).expect("window computed or kept"),
+            };
+            rows.push(t);
+        }
+        let last_key = *keys.last().expect("non-empty batch");
+        self.last = Some((last_key, rows.last().expect("non-empty batch").clone()));
+        let dna_embeddings = Tensor::cat(rows, 0);
+        let rna: Vec<Vec<u32>> = batch.iter().map(|e| e.rna_tokens.clone()).collect();
+        let protein: Vec<Vec<u32>> = batch.iter().map(|e| e.protein_tokens.clone()).collect();
+        let m = &p.model;
+        let rna_embeddings = m.nt.forward(&rna);
+        let protein_embeddings = m.esm.forward(&protein);
+        let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
+        let has_protein: Vec<bool> = protein.iter().map(|p| p.len() > 2).collect();
+        let final_dna_embeddings =
+            m.fusion.forward(dna_embeddings.clone(), rna_embeddings.clone(), &valid(&rna), protein_embeddings.clone(), &valid(&protein), &has_protein);
+        let predictions = m.head.forward(final_dna_embeddings.clone());
+        isoformer_model::Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
+    }
 }
 
 /// Transcripts done, rate and ETA on stderr; drawn only when stderr is a terminal and not `-q`.

@@ -75,6 +75,39 @@ fn examples_match_the_independent_computation_and_feed_predict() {
     assert_eq!(header.len(), 32);
     assert_eq!((header[0].as_str(), header[1].as_str(), header[2].as_str()), ("transcript_id", "gene_id", "Adipose Tissue"));
     assert!(preds.iter().zip(&rows).all(|(p, r)| p[0] == r[0] && p[1] == r[1]));
+
+    // Enformer runs once per distinct window: batched (shared inside a batch) and batch 1
+    // (shared across batches) must give what each transcript alone gives.
+    let windows: std::collections::HashSet<&String> = rows.iter().map(|r| &r[6]).collect();
+    assert!(windows.len() < rows.len(), "the examples have isoforms sharing a TSS");
+    let alone = |row: &Vec<String>| -> Vec<f64> {
+        let one = dir.join("one.tsv");
+        std::fs::write(&one, format!("transcript_id\tdna\trna\tprotein\n{}\t{}\t{}\t{}\n", row[0], row[6], row[7], row[8])).unwrap();
+        let o = isoformer(&["predict", "--model", r.join("models/tiny").to_str().unwrap(), "--input", one.to_str().unwrap(), "--output", "-"], &dir);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (_, p) = read_tsv(&String::from_utf8(o.stdout).unwrap());
+        p[0][1..].iter().map(|v| v.parse().unwrap()).collect()
+    };
+    let batched = dir.join("pred7.tsv");
+    let o = isoformer(&["predict", "-q", "-j", "2", "--batch-size", "7", "--model", r.join("models/tiny").to_str().unwrap(), "--input", out.to_str().unwrap(), "--output", batched.to_str().unwrap()], &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, preds7) = read_tsv(&std::fs::read_to_string(&batched).unwrap());
+    let mut shared_checked = 0;
+    for (i, row) in rows.iter().enumerate() {
+        if rows.iter().filter(|r2| r2[6] == row[6]).count() < 2 || shared_checked >= 4 {
+            continue;
+        }
+        shared_checked += 1;
+        let want = alone(row);
+        for got in [&preds[i], &preds7[i]] {
+            let got: Vec<f64> = got[2..].iter().map(|v| v.parse().unwrap()).collect();
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 2e-6, "{}: {g} vs {w} alone", row[0]);
+            }
+        }
+    }
+    assert_eq!(shared_checked, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
