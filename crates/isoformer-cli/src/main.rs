@@ -93,6 +93,9 @@ pub struct PredictArgs {
     /// No progress bar (it is drawn on stderr only when stderr is a terminal anyway).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Also draw an isoforms × tissues heatmap, rows grouped by gene (SVG).
+    #[arg(long, value_name = "HEATMAP.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {

@@ -89,8 +89,13 @@ fn examples_match_the_independent_computation_and_feed_predict() {
         p[0][1..].iter().map(|v| v.parse().unwrap()).collect()
     };
     let batched = dir.join("pred7.tsv");
-    let o = isoformer(&["predict", "-q", "-j", "2", "--batch-size", "7", "--model", r.join("models/tiny").to_str().unwrap(), "--input", out.to_str().unwrap(), "--output", batched.to_str().unwrap()], &dir);
+    let svg = dir.join("heatmap.svg");
+    let o = isoformer(&["predict", "-q", "-j", "2", "--batch-size", "7", "--model", r.join("models/tiny").to_str().unwrap(), "--input", out.to_str().unwrap(), "--output", batched.to_str().unwrap(), "--plot", svg.to_str().unwrap()], &dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<rect").count(), 59 * 30 + 2, "one cell per isoform and tissue, two legend swatches");
+    assert_eq!(svg.matches("<line").count(), 2, "three genes, two separators");
     let (_, preds7) = read_tsv(&std::fs::read_to_string(&batched).unwrap());
     let mut shared_checked = 0;
     for (i, row) in rows.iter().enumerate() {
