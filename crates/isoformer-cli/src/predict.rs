@@ -105,7 +105,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let mut predictions: Vec<Option<Vec<f32>>> = vec![None; encoded.len()];
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     let t1 = Instant::now();
-    let bar = transcript_bar(encoded.len() as u64, args.quiet);
+    let bar = crate::progress::bar(encoded.len() as u64, "predict [{bar:40}] {pos}/{len} transcripts {per_sec} ETA {eta}", args.quiet);
     for idx in by_len.values() {
         for chunk in idx.chunks(args.batch_size) {
             let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
@@ -157,8 +157,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
 }
 
 /// `Isoformer::forward` with Enformer run once per distinct DNA window: the last window's
-/// embeddings are kept, so a run of isoforms sharing a TSS (adjacent after sorting) encodes it once.
-/// Everything after Enformer is `Isoformer::forward`'s code (crates/isoformer-model/src/model.rs).
+/// embeddings are kept, so a run of isoforms sharing a TSS (adjacent after sorting) encodes it once;
+/// the rest is `Isoformer::forward_from_dna`.
 #[derive(Default)]
 struct SharedDna {
     last: Option<(usize, Tensor<3>)>,
@@ -193,18 +193,9 @@ impl SharedDna {
         }
         let last_key = *keys.last().expect("non-empty batch");
         self.last = Some((last_key, rows.last().expect("non-empty batch").clone()));
-        let dna_embeddings = Tensor::cat(rows, 0);
         let rna: Vec<Vec<u32>> = batch.iter().map(|e| e.rna_tokens.clone()).collect();
         let protein: Vec<Vec<u32>> = batch.iter().map(|e| e.protein_tokens.clone()).collect();
-        let m = &p.model;
-        let rna_embeddings = m.nt.forward(&rna);
-        let protein_embeddings = m.esm.forward(&protein);
-        let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
-        let has_protein: Vec<bool> = protein.iter().map(|p| p.len() > 2).collect();
-        let final_dna_embeddings =
-            m.fusion.forward(dna_embeddings.clone(), rna_embeddings.clone(), &valid(&rna), protein_embeddings.clone(), &valid(&protein), &has_protein);
-        let predictions = m.head.forward(final_dna_embeddings.clone());
-        isoformer_model::Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
+        p.model.forward_from_dna(Tensor::cat(rows, 0), &rna, &protein)
     }
 }
 
@@ -251,21 +242,6 @@ fn heatmap_svg(rows: &[(&str, &str, &[f32])], tissues: &[String]) -> String {
     s += &format!("<rect x=\"{}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{hi:.3} (predicted log(TPM+1))</text>\n", left + 90, colour(hi), left + 90 + cell + 4, y + cell - 3);
     s += "</svg>\n";
     s
-}
-
-/// Transcripts done, rate and ETA on stderr; drawn only when stderr is a terminal and not `-q`.
-fn transcript_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("predict [{bar:40}] {pos}/{len} transcripts {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 enum DumpData {

@@ -1,20 +1,23 @@
-//! Progress bars on stderr, only when it is a terminal.
+//! Progress bars on stderr, drawn only when it is a terminal (and not silenced with `-q`).
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
-/// A bar counting bytes with rate and ETA; hidden when stderr is not a terminal.
-pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if !std::io::stderr().is_terminal() {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
+/// A bar of `total` units in `template` (indicatif syntax); hidden when `quiet` or when stderr is
+/// not a terminal.
+pub fn bar(total: u64, template: &str, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
     }
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
+    let bar = ProgressBar::new(total);
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
     bar
+}
+
+/// A bar counting bytes with rate and ETA.
+pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
+    let b = bar(total, "{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}", false);
+    b.set_message(what.to_string());
+    b
 }

@@ -349,7 +349,12 @@ impl Isoformer {
     /// `dna (b, length, 4)` one-hot; `rna[b]`, `protein[b]` token ids (unpadded). A row whose
     /// protein is only `<cls><eos>` (empty protein) skips the protein cross-attention.
     pub fn forward(&self, dna: Tensor<3>, rna: &[Vec<u32>], protein: &[Vec<u32>]) -> Output {
-        let dna_embeddings = self.enformer.forward(dna);
+        self.forward_from_dna(self.enformer.forward(dna), rna, protein)
+    }
+
+    /// Everything after Enformer, from its output `(b, bins, 2·dim)`: for callers that reuse DNA
+    /// embeddings (isoforms sharing a TSS share one window).
+    pub fn forward_from_dna(&self, dna_embeddings: Tensor<3>, rna: &[Vec<u32>], protein: &[Vec<u32>]) -> Output {
         let rna_embeddings = self.nt.forward(rna);
         let protein_embeddings = self.esm.forward(protein);
         let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
