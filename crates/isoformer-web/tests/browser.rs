@@ -5,7 +5,6 @@
 //! Run by tools/test.sh through wasm-bindgen-test-runner.
 #![cfg(target_arch = "wasm32")]
 
-use std::collections::HashMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::config::{EnformerGeometry, IsoformerConfig};
@@ -19,10 +18,6 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// |Δ| ≤ 1e-4 + 1e-4·|ref|, fp32 against PyTorch fp32: the native tests' bound (tests/common/mod.rs).
-const ABS: f32 = 1e-4;
-const REL: f32 = 1e-4;
 
 const CONFIG: &[u8] = include_bytes!("../../../models/tiny/config.json");
 const WEIGHTS: &[u8] = include_bytes!("../../../models/tiny/model.safetensors");
@@ -55,59 +50,13 @@ fn files_object(skip: Option<&str>) -> Object {
     o
 }
 
-struct Fixture {
-    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
-    meta: HashMap<String, String>,
-}
-
-impl Fixture {
-    fn open(bytes: &[u8]) -> Self {
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).expect("fixture header");
-        let st = safetensors::SafeTensors::deserialize(bytes).expect("fixture");
-        let mut tensors = HashMap::new();
-        for (name, view) in st.tensors() {
-            let v: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::I32 => view.data().chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
-                safetensors::Dtype::I64 => view.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-                d => isoformer_model::weights::to_f32(d, view.data()).unwrap(),
-            };
-            tensors.insert(name, (view.shape().to_vec(), v));
-        }
-        Self { tensors, meta: header.metadata().clone().unwrap_or_default() }
-    }
-
-    fn get(&self, name: &str) -> &(Vec<usize>, Vec<f32>) {
-        self.tensors.get(name).unwrap_or_else(|| panic!("fixture has no tensor {name}"))
-    }
-
-    fn id_rows(&self, name: &str, pad: u32) -> Vec<Vec<u32>> {
-        let (shape, v) = self.get(name);
-        v.chunks(shape[1])
-            .map(|row| {
-                let mut r: Vec<u32> = row.iter().map(|&x| x as u32).collect();
-                while r.last() == Some(&pad) {
-                    r.pop();
-                }
-                r
-            })
-            .collect()
-    }
-
-    fn json_strings(&self, key: &str) -> Vec<String> {
-        serde_json::from_str(self.meta.get(key).unwrap_or_else(|| panic!("fixture metadata has no {key}"))).unwrap()
-    }
-}
+#[path = "../../isoformer-model/tests/fixture/mod.rs"]
+mod fixture;
+use fixture::{ABS, Fixture, REL};
 
 /// Compare values with a fixture entry; returns max |Δ|, panics naming the first bad index.
 fn compare_vec(label: &str, shape: &[usize], got: &[f32], want: &(Vec<usize>, Vec<f32>)) -> f32 {
-    assert_eq!(shape, want.0.as_slice(), "{label}: shape");
-    assert_eq!(got.len(), want.1.len(), "{label}: length");
-    let mut max = 0f32;
-    for (i, (g, w)) in got.iter().zip(&want.1).enumerate() {
-        let d = (g - w).abs();
-        assert!(d <= ABS + REL * w.abs(), "{label}: index {i}: got {g}, want {w} (|Δ| = {d})");
-        max = max.max(d);
-    }
+    let max = fixture::max_delta(label, shape, got, want, ABS, REL);
     console_log!("max |Δ| {label}: {max:.3e}");
     max
 }
@@ -123,7 +72,7 @@ fn tiny_predictor(device: &Device) -> Predictor {
 }
 
 async fn tiny_end_to_end(device: &Device, tag: &str) {
-    let fx = Fixture::open(TINY_FORWARD);
+    let fx = Fixture::from_bytes(TINY_FORWARD);
     let p = tiny_predictor(device);
     let m = &p.model;
 
@@ -173,7 +122,7 @@ async fn tiny_end_to_end(device: &Device, tag: &str) {
 }
 
 async fn wide_blocks(device: &Device, tag: &str) {
-    let fx = Fixture::open(WIDE_BLOCKS);
+    let fx = Fixture::from_bytes(WIDE_BLOCKS);
     compare_vec("seeded values", &[3, 5], &seeded_values("check.weight", &[3, 5]), fx.get("seeded.check"));
     let cfg = IsoformerConfig::default();
     let g: EnformerGeometry = cfg.enformer();
@@ -235,7 +184,7 @@ async fn official_width_blocks_match_pytorch_on_webgpu() {
 /// The page's path: files object → `WebPredictor` → TSV text, on each backend; the example's rows
 /// are the fixture's transcripts, so the table must match PyTorch's `head.out`.
 async fn page_path(backend: &str) {
-    let fx = Fixture::open(TINY_FORWARD);
+    let fx = Fixture::from_bytes(TINY_FORWARD);
     let w = WebPredictor::load(files_object(None), backend.into()).await.unwrap_or_else(|_| panic!("load on {backend}"));
     console_log!("page path, backend {backend}: {}", w.device());
     let progress = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
