@@ -259,16 +259,9 @@ impl Genome {
         let to = rec.byte_of(end - 1) + 1;
         let mut raw = vec![0u8; (to - from) as usize];
         let path = self.path.clone();
-        let mut read = |r: &mut dyn ReadSeek| -> io::Result<()> {
-            r.seek(SeekFrom::Start(from))?;
-            r.read_exact(&mut raw)
-        };
-        match &mut self.source {
-            Source::Plain(r) => read(r),
-            Source::Bgzf(r) => read(r.as_mut()),
-            Source::Memory(_) => unreachable!(),
-        }
-        .map_err(|e| self.stale_or_read(e, &rec))?;
+        self.read_at(from, &mut raw)
+            .expect("indexed sources only")
+            .map_err(|e| self.stale_or_read(e, &rec))?;
         let mut out = Vec::with_capacity((end - start) as usize);
         let mut pos = start;
         for (k, &b) in raw.iter().enumerate() {
@@ -304,22 +297,24 @@ impl Genome {
         }
     }
 
+    /// Read `buf.len()` bytes at byte `from` of an indexed file; `None` for a genome held in memory.
+    fn read_at(&mut self, from: u64, buf: &mut [u8]) -> Option<io::Result<()>> {
+        let r: &mut dyn ReadSeek = match &mut self.source {
+            Source::Plain(r) => r,
+            Source::Bgzf(r) => r.as_mut(),
+            Source::Memory(_) => return None,
+        };
+        Some(r.seek(SeekFrom::Start(from)).and_then(|_| r.read_exact(buf)))
+    }
+
     /// The line before a record's first base must be its `>name` header.
     fn check_header(&mut self, i: usize) -> Result<(), GenomeError> {
         let rec = self.fai[i].clone();
         let back = rec.offset.min(rec.name.len() as u64 + 4096);
         let mut raw = vec![0u8; back as usize];
         let from = rec.offset - back;
-        let mut read = |r: &mut dyn ReadSeek| -> io::Result<()> {
-            r.seek(SeekFrom::Start(from))?;
-            r.read_exact(&mut raw)
-        };
-        match &mut self.source {
-            Source::Plain(r) => read(r),
-            Source::Bgzf(r) => read(r.as_mut()),
-            Source::Memory(_) => return Ok(()),
-        }
-        .map_err(|e| self.stale_or_read(e, &rec))?;
+        let Some(read) = self.read_at(from, &mut raw) else { return Ok(()) };
+        read.map_err(|e| self.stale_or_read(e, &rec))?;
         let ok = raw.last() == Some(&b'\n') && {
             let body = &raw[..raw.len() - 1];
             let body = body.strip_suffix(b"\r").unwrap_or(body);
