@@ -26,6 +26,12 @@ pub enum GenomeError {
     Open { path: PathBuf, source: io::Error },
     #[error("{path}: read failed: {source}")]
     Read { path: PathBuf, source: io::Error },
+    /// A failure part-way through a whole-file read: `at` is the line being read.
+    #[error("{at}: {what} (record {record}): {source}")]
+    ReadAt { at: Location, what: &'static str, record: String, source: io::Error },
+    /// A bgzip genome whose data ends (or breaks) before a record the index points into.
+    #[error("{path}: bgzip data ends early or is corrupt reading record {record} (truncated file, or .fai/.gzi made for another file): {source}")]
+    BgzfTruncated { path: PathBuf, record: String, source: io::Error },
     #[error("{path}: empty file (no FASTA records)")]
     Empty { path: PathBuf },
     #[error("{at}: expected a `>name` header before sequence lines")]
@@ -158,7 +164,7 @@ impl Genome {
         }
         log::info!("{}: gzip without .fai/.gzi: reading the whole genome into memory", path.display());
         let reader = BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(BufReader::new(file)));
-        Self::read_whole(path, reader)
+        Self::read_whole_from(path, reader, true)
     }
 
     fn indexed(path: &Path, fai_path: PathBuf, fai: Vec<FaiRecord>, source: Source) -> Self {
@@ -171,13 +177,24 @@ impl Genome {
 
     /// Parse a whole FASTA stream (checked letter by letter, line-numbered errors).
     pub fn read_whole(path: &Path, reader: impl BufRead) -> Result<Self, GenomeError> {
+        Self::read_whole_from(path, reader, false)
+    }
+
+    /// [`Genome::read_whole`]; `gzip` says the stream is decompressed, so that a read failure
+    /// (a truncated or corrupt stream) is named as such, with the line and record it stopped in.
+    fn read_whole_from(path: &Path, reader: impl BufRead, gzip: bool) -> Result<Self, GenomeError> {
         let mut names: Vec<String> = Vec::new();
         let mut seqs: Vec<Vec<u8>> = Vec::new();
         let mut first_line: HashMap<String, u64> = HashMap::new();
         let mut n = 0u64;
         for line in reader.split(b'\n') {
             n += 1;
-            let mut line = line.map_err(|source| GenomeError::Read { path: path.into(), source })?;
+            let mut line = line.map_err(|source| {
+                let corrupt = matches!(source.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput);
+                let what = if gzip && corrupt { "gzip data ends early or is corrupt" } else { "read failed" };
+                let record = names.last().cloned().unwrap_or_else(|| "(before the first header)".into());
+                GenomeError::ReadAt { at: Location::new(path, n), what, record, source }
+            })?;
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
@@ -290,6 +307,10 @@ impl Genome {
     }
 
     fn stale_or_read(&self, e: io::Error, rec: &FaiRecord) -> GenomeError {
+        if matches!(self.source, Source::Bgzf(_)) && matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData) {
+            // Past the last block or inside a cut one: noodles-bgzf says UnexpectedEof or InvalidData.
+            return GenomeError::BgzfTruncated { path: self.path.clone(), record: rec.name.clone(), source: e };
+        }
         if e.kind() == io::ErrorKind::UnexpectedEof {
             self.stale(format!("record {} ends past the end of the file", rec.name))
         } else {

@@ -119,6 +119,8 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct AtomicOutput {
     target: Option<(PathBuf, PathBuf)>,
     sink: Option<Sink>,
+    /// The path, or "standard output", for messages.
+    label: String,
 }
 
 enum Sink {
@@ -130,19 +132,27 @@ enum Sink {
 impl AtomicOutput {
     pub fn create(path: &Path) -> Result<Self> {
         if path == Path::new("-") {
-            return Ok(Self { target: None, sink: Some(Sink::Stdout(io::BufWriter::new(io::stdout()))) });
+            return Ok(Self { target: None, sink: Some(Sink::Stdout(io::BufWriter::new(io::stdout()))), label: "standard output".into() });
         }
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
         let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-        let f = File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let f = File::create(&tmp).with_context(|| format!("{}: cannot create {}", path.display(), tmp.display()))?;
         let f = io::BufWriter::with_capacity(1 << 16, f);
         let sink = if path.extension().is_some_and(|e| e == "gz") {
             Sink::Gz(flate2::write::GzEncoder::new(f, flate2::Compression::fast()))
         } else {
             Sink::File(f)
         };
-        Ok(Self { target: Some((tmp, path.to_path_buf())), sink: Some(sink) })
+        Ok(Self { target: Some((tmp, path.to_path_buf())), sink: Some(sink), label: path.display().to_string() })
+    }
+
+    /// Write a whole, finished result and move it into place: how `predict` writes, so that
+    /// standard output receives nothing until every row is computed.
+    pub fn write_all_and_finish(mut self, bytes: &[u8]) -> Result<()> {
+        let label = self.label.clone();
+        self.writer().write_all(bytes).with_context(|| format!("writing {label}"))?;
+        self.finish()
     }
 
     pub fn writer(&mut self) -> &mut dyn Write {
@@ -160,7 +170,7 @@ impl AtomicOutput {
             Sink::File(w) => w.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()),
             Sink::Gz(w) => w.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all()),
         };
-        done.context("writing output")?;
+        done.with_context(|| format!("writing {}", self.label))?;
         if let Some((tmp, path)) = self.target.take() {
             let moved = std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot move into place", path.display()));
             if moved.is_err() {

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
-use crate::io::{at, read_tsv_optional, write_output};
+use crate::io::{AtomicOutput, at, read_tsv_optional};
 use crate::{DeviceArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
@@ -49,11 +49,20 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if let Some(plot) = &args.plot {
         anyhow::ensure!(plot.extension().is_some_and(|e| e == "svg"), "--plot {}: only .svg is drawn", plot.display());
     }
+    let stdout_users = [Some(&args.output), args.plot.as_ref(), args.dump_embeddings.as_ref()].into_iter().flatten().filter(|p| p.as_os_str() == "-").count();
+    anyhow::ensure!(stdout_users <= 1, "only one of --output, --plot, --dump-embeddings can be `-` (standard output)");
     if let Some(n) = args.threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
         // burn's CPU backend (flex with rayon) runs on rayon's global pool.
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
     }
+    // Every output is claimed before the model runs, so that an unwritable path fails now rather
+    // than after the work; each stays a temporary file (standard output: nothing) until all the
+    // results are ready, and a failure removes them.
+    let output = AtomicOutput::create(&args.output)?;
+    let plot_out = args.plot.as_deref().map(AtomicOutput::create).transpose()?;
+    let dump_out = args.dump_embeddings.as_deref().map(AtomicOutput::create).transpose()?;
+
     let device = device(args.device)?;
     let t0 = Instant::now();
     let predictor = load_predictor(&args.model, &device)?;
@@ -115,7 +124,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             for (k, &i) in chunk.iter().enumerate() {
                 predictions[i] = Some(p[k * names.len()..(k + 1) * names.len()].to_vec());
             }
-            if args.dump_embeddings.is_some() {
+            if dump_out.is_some() {
                 collect_dump(&mut dump, &batch, &out)?;
             }
             bar.inc(chunk.len() as u64);
@@ -124,36 +133,47 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     bar.finish_and_clear();
     log::info!("{} transcripts predicted in {:.2?}", encoded.len(), t1.elapsed());
 
+    let rows: Vec<(&str, &str, &[f32])> = encoded
+        .iter()
+        .zip(&predictions)
+        .zip(&gene_ids)
+        .map(|((e, p), g)| (e.id.as_str(), g.as_str(), p.as_deref().expect("every row predicted")))
+        .collect();
+    // Everything is rendered before anything is moved into place.
+    let table = tsv_table(&rows, &names, has_gene);
+    let plot = plot_out.as_ref().map(|_| heatmap_svg(&rows, &names));
+    let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
+    output.write_all_and_finish(table.as_bytes())?;
+    if let (Some(out), Some(svg)) = (plot_out, plot) {
+        out.write_all_and_finish(svg.as_bytes())?;
+    }
+    if let (Some(out), Some(bytes)) = (dump_out, dump) {
+        out.write_all_and_finish(&bytes)?;
+    }
+    Ok(())
+}
+
+/// The predictions as TSV: `transcript_id` (`gene_id` when `has_gene`), then one column per
+/// output, values with 6 decimals.
+fn tsv_table(rows: &[(&str, &str, &[f32])], names: &[String], has_gene: bool) -> String {
     let mut text = String::from(if has_gene { "transcript_id\tgene_id" } else { "transcript_id" });
-    for n in &names {
+    for n in names {
         text.push('\t');
         text.push_str(n);
     }
     text.push('\n');
-    for ((e, p), gene) in encoded.iter().zip(&predictions).zip(&gene_ids) {
-        text.push_str(&e.id);
+    for (id, gene, values) in rows {
+        text.push_str(id);
         if has_gene {
             text.push('\t');
             text.push_str(gene);
         }
-        for v in p.as_ref().expect("every row predicted") {
+        for v in *values {
             text.push_str(&format!("\t{v:.6}"));
         }
         text.push('\n');
     }
-    if let Some(path) = &args.dump_embeddings {
-        write_dump(path, dump)?;
-    }
-    if let Some(path) = &args.plot {
-        let rows: Vec<(&str, &str, &[f32])> = encoded
-            .iter()
-            .zip(&predictions)
-            .zip(&gene_ids)
-            .map(|((e, p), g)| (e.id.as_str(), g.as_str(), p.as_deref().expect("every row predicted")))
-            .collect();
-        write_output(path, heatmap_svg(&rows, &names).as_bytes())?;
-    }
-    write_output(&args.output, text.as_bytes())
+    text
 }
 
 /// `Isoformer::forward` with Enformer run once per distinct DNA window: the last window's
@@ -273,7 +293,7 @@ fn collect_dump(dump: &mut Vec<(String, Vec<usize>, DumpData)>, batch: &[Encoded
     Ok(())
 }
 
-fn write_dump(path: &Path, dump: Vec<(String, Vec<usize>, DumpData)>) -> Result<()> {
+fn serialize_dump(dump: Vec<(String, Vec<usize>, DumpData)>) -> Result<Vec<u8>> {
     use safetensors::tensor::TensorView;
     let bytes: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = dump
         .into_iter()
@@ -286,6 +306,5 @@ fn write_dump(path: &Path, dump: Vec<(String, Vec<usize>, DumpData)>) -> Result<
         .iter()
         .map(|(n, s, d, b)| Ok((n.clone(), TensorView::new(*d, s.clone(), b).map_err(|e| anyhow!("{n}: {e}"))?)))
         .collect::<Result<_>>()?;
-    let data = safetensors::serialize(views, None).map_err(|e| anyhow!("serialising embeddings: {e}"))?;
-    write_output(path, &data)
+    safetensors::serialize(views, None).map_err(|e| anyhow!("serialising embeddings: {e}"))
 }

@@ -224,7 +224,23 @@ fn catalogue() -> Vec<Case> {
             name: "truncated gzip genome",
             files: with(without(good(), "genome.fa"), "genome.fa.gz", truncated_gz),
             args: vec!["--genome", "genome.fa.gz"],
-            expect: &["genome.fa.gz: read failed"],
+            expect: &["genome.fa.gz:", "gzip data ends early or is corrupt (record chr1)"],
+        },
+        Case {
+            name: "truncated bgzip genome (with .fai and .gzi)",
+            files: {
+                let ex = root().join("examples");
+                let bgz = std::fs::read(ex.join("genome.fa.gz")).unwrap();
+                // Cut inside the block holding TANGO2's TSS (chr22, compressed offset 1,429,953).
+                vec![
+                    ("genome.fa.gz", bgz[..1_435_000].to_vec()),
+                    ("genome.fa.gz.fai", std::fs::read(ex.join("genome.fa.gz.fai")).unwrap()),
+                    ("genome.fa.gz.gzi", std::fs::read(ex.join("genome.fa.gz.gzi")).unwrap()),
+                    ("genes.gtf", std::fs::read(ex.join("genes.gtf")).unwrap()),
+                ]
+            },
+            args: vec!["--genome", "genome.fa.gz"],
+            expect: &["genome.fa.gz: bgzip data ends early or is corrupt reading record chr22"],
         },
         Case {
             name: "gtf unterminated quote",
