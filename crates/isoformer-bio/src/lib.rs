@@ -1,6 +1,7 @@
 //! From a genome and its annotation to IsoFormer's three inputs per transcript.
 //!
 //! - [`genome`]: FASTA by random access (`.fai`; bgzip with `.gzi`), or read whole (plain gzip).
+//! - [`fasta`]: sequence FASTA (transcripts' DNA, RNA or protein), read whole, letters checked.
 //! - [`annotation`]: GTF and GFF3 into transcripts (exons and CDS with their line numbers).
 //! - [`transcript`]: the TSS-centred DNA window, the spliced RNA, the protein, the crops.
 //!
@@ -9,6 +10,7 @@
 //! Errors always name the file and the line (or the FASTA record and position).
 
 pub mod annotation;
+pub mod fasta;
 pub mod genome;
 pub mod transcript;
 

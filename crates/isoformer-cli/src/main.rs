@@ -4,6 +4,7 @@
 //! Models", NeurIPS 2024. Official weights: InstaDeepAI/isoformer on the Hugging Face Hub.
 
 mod convert;
+mod inputs;
 mod io;
 mod predict;
 mod prepare;
@@ -46,15 +47,23 @@ pub enum DeviceArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Predict expression for each transcript of a TSV.
-    #[command(after_help = "EXAMPLE:\n  isoformer predict --model models/tiny --input models/tiny/example.tsv --output -\n\n\
+    /// Predict expression for each transcript of a TSV or of three FASTA files.
+    #[command(after_help = "EXAMPLES:\n  isoformer predict --model models/tiny --input models/tiny/example.tsv --output -\n  \
+        isoformer predict -m MODEL --dna dna.fa.gz --rna rna.fa.gz --protein protein.fa -o predictions.tsv\n\n\
         INPUT: a TSV with a header holding at least transcript_id, dna, rna, protein (other columns are \
-        ignored; protein may be empty for non-coding transcripts). `-` reads standard input; a .gz file is \
-        decompressed. DNA is one-hot encoded (N and other IUPAC letters as zeros); its length must be a \
+        ignored; protein may be empty for non-coding transcripts), as `isoformer prepare` writes; or three \
+        FASTA files paired by record name (the header's first word, the transcript id): every id must be in \
+        all three, once, and a non-coding transcript takes an empty protein record (a `>ID` line with no \
+        sequence; an id absent from the protein file is an error, so that mismatched files are caught). \
+        Letters: IUPAC nucleotides for DNA, the same plus U for RNA, the ESM-2 residue letters for protein (no `*`); \
+        lower case is read as upper case. `-` reads standard input (for one of the three at most); gzip is \
+        detected from the bytes. DNA is one-hot encoded (N and other IUPAC letters as zeros); its length must be a \
         multiple of 2^enformer_num_downsamples (128 for the official model: 196,608 bp) with at least \
-        enformer_target_length bins.\n\n\
-        OUTPUT: transcript_id (and gene_id when the input has that column, as `isoformer prepare` writes) \
-        then one column per tissue, in the official order.")]
+        enformer_target_length bins, and in a FASTA input every DNA record has the first one's length.\n\n\
+        OUTPUT: transcript_id (and gene_id when the input has that column, as `isoformer prepare` writes, or \
+        is FASTA: the `gene:ID` / `gene=ID` word of the DNA header, empty without one) then one column per \
+        tissue, in the official order. Standard output receives nothing until every prediction is made; \
+        files are written under a temporary name and renamed at the end, and an error leaves none behind.")]
     Predict(PredictArgs),
     /// Build model inputs (DNA window, spliced RNA, protein) from a genome FASTA and a GTF/GFF3.
     #[command(after_help = prepare::HELP)]
@@ -72,9 +81,23 @@ pub struct PredictArgs {
     /// Model directory (config.json, model.safetensors, the three vocab files).
     #[arg(short, long)]
     pub model: PathBuf,
-    /// Input TSV (`-` for standard input, `.gz` accepted).
-    #[arg(short, long, default_value = "-")]
-    pub input: PathBuf,
+    /// Input TSV with transcript_id, dna, rna, protein (and gene_id) columns, as `prepare` writes
+    /// (`-` for standard input, `.gz` accepted). Standard input when neither this nor
+    /// --dna/--rna/--protein is given.
+    #[arg(short, long, value_name = "TSV", conflicts_with_all = ["dna", "rna", "protein"])]
+    pub input: Option<PathBuf>,
+    /// Instead of --input: the DNA windows as FASTA, one record per transcript, named by
+    /// transcript id (the header's first word); a `gene:ID` or `gene=ID` word in the header gives
+    /// the gene id. All records have one length, the model's window. `.gz` accepted.
+    #[arg(long, value_name = "DNA.fa", requires_all = ["rna", "protein"])]
+    pub dna: Option<PathBuf>,
+    /// The spliced RNAs as FASTA (DNA or RNA letters), paired with --dna by transcript id.
+    #[arg(long, value_name = "RNA.fa", requires_all = ["dna", "protein"])]
+    pub rna: Option<PathBuf>,
+    /// The proteins as FASTA, paired with --dna by transcript id; every transcript needs a
+    /// record: a non-coding one takes an empty record (a `>ID` line and no sequence).
+    #[arg(long, value_name = "PROTEIN.fa", requires_all = ["dna", "rna"])]
+    pub protein: Option<PathBuf>,
     /// Output TSV (`-` for standard output; written to a temporary file and renamed on success).
     #[arg(short, long, default_value = "-")]
     pub output: PathBuf,

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
-use crate::io::{AtomicOutput, at, read_tsv_optional};
+use crate::io::AtomicOutput;
 use crate::{DeviceArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
@@ -68,35 +68,29 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
 
-    let (tsv, present) = read_tsv_optional(&args.input, &["transcript_id", "dna", "rna", "protein"], &["gene_id"])?;
-    let has_gene = present[0];
-    let gene_ids: Vec<String> = tsv.rows.iter().map(|(_, f)| f[4].clone()).collect();
-    let mut encoded = Vec::with_capacity(tsv.rows.len());
+    let inputs = match (&args.dna, &args.rna, &args.protein) {
+        (Some(dna), Some(rna), Some(protein)) => crate::inputs::from_fasta(dna, rna, protein)?,
+        _ => crate::inputs::from_tsv(args.input.as_deref().unwrap_or(Path::new("-")))?,
+    };
+    let has_gene = inputs.has_gene;
+    let mut gene_ids: Vec<String> = Vec::with_capacity(inputs.rows.len());
+    let mut encoded = Vec::with_capacity(inputs.rows.len());
     // Distinct DNA windows: isoforms sharing a TSS share one, and Enformer runs once for it.
     let mut windows: HashMap<String, usize> = HashMap::new();
-    let mut window_of: Vec<usize> = Vec::with_capacity(tsv.rows.len());
-    let mut seen = BTreeMap::new();
-    for (line, f) in &tsv.rows {
-        let ex = Example { id: f[0].clone(), dna: f[1].clone(), rna: f[2].clone(), protein: f[3].clone() };
-        if ex.id.is_empty() {
-            return Err(anyhow!("{}: empty transcript_id", at(&tsv.path, *line)));
-        }
-        if let Some(first) = seen.insert(ex.id.clone(), *line) {
-            return Err(anyhow!("{}: transcript_id {} already on line {first}", at(&tsv.path, *line), ex.id));
-        }
-        let e = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", at(&tsv.path, *line)))?;
+    let mut window_of: Vec<usize> = Vec::with_capacity(inputs.rows.len());
+    for row in inputs.rows {
+        let ex = Example { id: row.id, dna: row.dna, rna: row.rna, protein: row.protein };
+        let e = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", row.at))?;
         let next = windows.len();
         window_of.push(*windows.entry(ex.dna).or_insert(next));
         if e.rna_cropped {
-            log::warn!("{}: {} RNA longer than the model's {} tokens: kept its 3' end", at(&tsv.path, *line), ex.id, predictor.config.num_tokens_per_seq_nuctf_rna);
+            log::warn!("{}: {} RNA longer than the model's {} tokens: kept its 3' end", row.at, ex.id, predictor.config.num_tokens_per_seq_nuctf_rna);
         }
         if e.protein_cropped {
-            log::warn!("{}: {} protein longer than the model's {} tokens: kept its N-terminus", at(&tsv.path, *line), ex.id, predictor.config.num_protein_tokens_per_seq);
+            log::warn!("{}: {} protein longer than the model's {} tokens: kept its N-terminus", row.at, ex.id, predictor.config.num_protein_tokens_per_seq);
         }
         encoded.push(e);
-    }
-    if encoded.is_empty() {
-        return Err(anyhow!("{}: no transcripts after the header", at(&tsv.path, 1)));
+        gene_ids.push(row.gene);
     }
 
     // Batches of equal DNA length; within a length, transcripts sharing a window are adjacent so

@@ -1,5 +1,6 @@
 //! `isoformer predict`: how results leave the program (standard output only once everything is
-//! computed, files claimed before the model runs and moved into place at the end).
+//! computed, files claimed before the model runs and moved into place at the end), and input
+//! from three FASTA files (the same numbers as the TSV; a catalogue of bad triplets).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -64,4 +65,150 @@ fn outputs_are_claimed_before_the_model_loads_and_nothing_is_left_behind() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("only one of --output, --plot, --dump-embeddings can be `-`"));
     assert!(o.stdout.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input from three FASTA files paired by transcript id.
+
+/// models/tiny/example.tsv as (id, dna, rna, protein).
+fn example_rows() -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(root().join("models/tiny/example.tsv")).unwrap();
+    text.lines().skip(1).map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+fn wrap(seq: &str, width: usize) -> String {
+    seq.as_bytes().chunks(width).map(|c| format!("{}\n", std::str::from_utf8(c).unwrap())).collect()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn isoformer_stdin(args: &[&str], cwd: &Path, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoformer")).args(args).current_dir(cwd).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn fasta_triplet_gives_what_the_tsv_gives() {
+    let dir = scratch("triplet");
+    let mut rows = example_rows();
+    assert_eq!(rows.len(), 3);
+    // FASTA has no ESM special tokens: tiny_tx3's `<mask>` becomes X, in both inputs.
+    rows[2][3] = rows[2][3].replace("<mask>", "X");
+    let tsv: String = rows.iter().map(|r| r.join("\t") + "\n").collect();
+    std::fs::write(dir.join("in.tsv"), format!("transcript_id\tdna\trna\tprotein\n{tsv}")).unwrap();
+    assert!(rows[1][3].is_empty(), "tiny_tx2 is non-coding");
+    // DNA in the TSV's order, 30 letters a line, gene words in two spellings (none for tx3);
+    // RNA gzip-compressed, reversed, with U; proteins on standard input, tx2 an empty record.
+    let genes = [" chromosome:t:1 gene:G1 x", " gene=G2", " no gene here"];
+    let dna: String = rows.iter().zip(genes).map(|(r, g)| format!(">{}{g}\n{}", r[0], wrap(&r[1], 30))).collect();
+    let rna: String = rows.iter().rev().map(|r| format!(">{}\n{}", r[0], wrap(&r[2].replace('T', "U"), 7))).collect();
+    let protein: String = [2, 1, 0].iter().map(|&i| format!(">{} desc\n{}", rows[i][0], wrap(&rows[i][3], 10))).collect();
+    std::fs::write(dir.join("dna.fa"), dna).unwrap();
+    std::fs::write(dir.join("rna.fa.gz"), gzip(rna.as_bytes())).unwrap();
+    let o = isoformer_stdin(&["predict", "-m", &tiny(), "--dna", "dna.fa", "--rna", "rna.fa.gz", "--protein", "-", "-o", "fasta.tsv"], &dir, protein.as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = isoformer(&["predict", "-m", &tiny(), "-i", "in.tsv", "-o", "tsv.tsv"], &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_fasta = std::fs::read_to_string(dir.join("fasta.tsv")).unwrap();
+    let from_tsv = std::fs::read_to_string(dir.join("tsv.tsv")).unwrap();
+    let (f, t): (Vec<&str>, Vec<&str>) = (from_fasta.lines().collect(), from_tsv.lines().collect());
+    assert_eq!(f.len(), 4);
+    assert!(f[0].starts_with("transcript_id\tgene_id\tAdipose Tissue\t"));
+    for (k, want_gene) in ["G1", "G2", ""].iter().enumerate() {
+        let (fr, tr): (Vec<&str>, Vec<&str>) = (f[k + 1].split('\t').collect(), t[k + 1].split('\t').collect());
+        assert_eq!((fr[0], fr[1]), (tr[0], *want_gene));
+        assert_eq!(fr[2..], tr[1..], "{}: the same numbers, digit for digit", tr[0]);
+    }
+}
+
+/// One bad FASTA triplet: files, `predict` arguments after `-m MODEL -o out.tsv`, and what the
+/// one error line must say.
+struct FastaCase {
+    name: &'static str,
+    files: Vec<(&'static str, Vec<u8>)>,
+    args: Vec<&'static str>,
+    expect: &'static [&'static str],
+}
+
+fn fasta_catalogue() -> Vec<FastaCase> {
+    let a = "ACGTACGTAC".repeat(8);
+    let b = "TTGCAACGGT".repeat(8);
+    let dna = |recs: &[(&str, &str)]| -> Vec<u8> { recs.iter().map(|(h, s)| format!(">{h}\n{}", wrap(s, 60))).collect::<String>().into_bytes() };
+    let good_dna = dna(&[("A gene:G", &a), ("B", &b)]);
+    let good_rna = b">A\nACGU\n>B\nACG\n".to_vec();
+    let good_protein = b">A\nMK\n>B\n".to_vec();
+    let files = |d: Vec<u8>, r: Vec<u8>, p: Vec<u8>| vec![("dna.fa", d), ("rna.fa", r), ("protein.fa", p)];
+    let good = || files(good_dna.clone(), good_rna.clone(), good_protein.clone());
+    let std_args = vec!["--dna", "dna.fa", "--rna", "rna.fa", "--protein", "protein.fa"];
+    let mut bad_letter = a.clone();
+    bad_letter.replace_range(4..5, "X");
+    let truncated = gzip(&dna(&[("A", &a.repeat(50)), ("B", &b.repeat(50))]));
+    let case = |name, files, expect| FastaCase { name, files, args: std_args.clone(), expect };
+    vec![
+        case("id missing from the RNA file", files(good_dna.clone(), b">A\nACGU\n".to_vec(), good_protein.clone()), &["rna.fa: no record `B` (its DNA is at dna.fa:4)"]),
+        case(
+            "id missing from the protein file",
+            files(good_dna.clone(), good_rna.clone(), b">A\nMK\n".to_vec()),
+            &["protein.fa: no record `B` (its DNA is at dna.fa:4); a non-coding transcript takes an empty record"],
+        ),
+        case("RNA id without DNA", files(good_dna.clone(), b">A\nACGU\n>B\nACG\n>C\nACG\n".to_vec(), good_protein.clone()), &["rna.fa:5: record `C` has no DNA record in dna.fa"]),
+        case("protein id without DNA", files(good_dna.clone(), good_rna.clone(), b">A\nMK\n>B\n>Z\nM\n".to_vec()), &["protein.fa:4: record `Z` has no DNA record in dna.fa"]),
+        case("duplicate DNA id", files(dna(&[("A", &a), ("B", &b), ("A x", &a)]), good_rna.clone(), good_protein.clone()), &["dna.fa:7: duplicate record `A` (first at line 1)"]),
+        case("duplicate protein id", files(good_dna.clone(), good_rna.clone(), b">A\nMK\n>B\n>A\nM\n".to_vec()), &["protein.fa:4: duplicate record `A` (first at line 1)"]),
+        case("DNA letter", files(dna(&[("A", &bad_letter), ("B", &b)]), good_rna.clone(), good_protein.clone()), &["dna.fa:2: 'X' is not an allowed DNA letter (record A, position 5)"]),
+        case("RNA letter", files(good_dna.clone(), b">A\nACGU\n>B\nAC\nG-A\n".to_vec(), good_protein.clone()), &["rna.fa:5: '-' is not an allowed RNA letter (record B, position 4)"]),
+        case("protein stop sign", files(good_dna.clone(), good_rna.clone(), b">A\nMK*\n>B\n".to_vec()), &["protein.fa:2: '*' is not an allowed protein letter (record A, position 3)"]),
+        case(
+            "DNA length other than the window",
+            files(dna(&[("A", &a), ("B", &format!("{b}ACGTACGT"))]), good_rna.clone(), good_protein.clone()),
+            &["dna.fa:4: B: DNA length 88 differs from the window of 80 bp of the first record A (line 1)"],
+        ),
+        case("window the model cannot take", files(dna(&[("A", &a[..76]), ("B", &b[..76])]), good_rna.clone(), good_protein.clone()), &["dna.fa:1: A: DNA length 76 is not a positive multiple of 8"]),
+        case("empty DNA record", files(b">A\n>B\nACGT\n".to_vec(), good_rna.clone(), good_protein.clone()), &["dna.fa:1: A: empty DNA record"]),
+        case("RNA before any header", files(good_dna.clone(), b"ACGU\n>A\nA\n".to_vec(), good_protein.clone()), &["rna.fa:1: expected a `>name` header"]),
+        case("empty protein file", files(good_dna.clone(), good_rna.clone(), Vec::new()), &["protein.fa: empty file"]),
+        case("header without a name", files(b">A\nACGT\n>\nACGT\n".to_vec(), good_rna.clone(), good_protein.clone()), &["dna.fa:3: record with an empty name"]),
+        FastaCase {
+            name: "truncated gzip DNA",
+            files: { let mut f = good(); f.push(("dna.fa.gz", truncated[..truncated.len() / 2].to_vec())); f },
+            args: vec!["--dna", "dna.fa.gz", "--rna", "rna.fa", "--protein", "protein.fa"],
+            expect: &["dna.fa.gz:", "read failed (truncated or corrupt file?) in record A"],
+        },
+        FastaCase { name: "two inputs on standard input", files: good(), args: vec!["--dna", "-", "--rna", "-", "--protein", "protein.fa"], expect: &["at most one of --dna, --rna, --protein can be `-`"] },
+        FastaCase { name: "--input with --dna", files: good(), args: vec!["--input", "x.tsv", "--dna", "dna.fa", "--rna", "rna.fa", "--protein", "protein.fa"], expect: &["cannot be used with"] },
+        FastaCase { name: "--dna without --protein", files: good(), args: vec!["--dna", "dna.fa", "--rna", "rna.fa"], expect: &["required arguments were not provided"] },
+    ]
+}
+
+#[test]
+fn bad_fasta_triplets_catalogue() {
+    let cases = fasta_catalogue();
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let dir = scratch(&format!("fasta{i}"));
+        for (name, bytes) in &case.files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let tiny = tiny();
+        let mut args = vec!["predict", "-m", tiny.as_str(), "-o", "out.tsv"];
+        args.extend(&case.args);
+        // Standard input is an empty pipe, never a terminal.
+        let o = isoformer_stdin(&args, &dir, b"");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let first = stderr.lines().next().unwrap_or("");
+        let leftovers: Vec<String> = files_in(&dir).into_iter().filter(|n| n.contains("out.tsv")).collect();
+        let ok = !o.status.success() && first.starts_with("error: ") && case.expect.iter().all(|e| first.contains(e)) && leftovers.is_empty();
+        if !ok {
+            failures.push(format!("{}: exit {:?}, leftovers {leftovers:?}, stderr:\n{stderr}", case.name, o.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
