@@ -85,8 +85,8 @@ def write_hostile():
     print("wrote hostile pickles")
 
 
-def write_official(path):
-    """An official-geometry IsoFormer with random weights, saved as the Hub does (2.6 GB)."""
+def official_config():
+    """The official IsoFormer geometry, in make_fixtures.py's config dict form."""
     sys.path.insert(0, str(ROOT / "tools"))
     import make_fixtures as mf
     c = dict(mf.TINY)
@@ -99,6 +99,13 @@ def write_official(path):
         "esm_intermediate_size": 2560, "num_heads_omics_cross_attention": 8,
         "pool_window_start": 0, "pool_window_end": 896, "_head_hidden": 128,
     })
+    return c
+
+
+def write_official(path):
+    """An official-geometry IsoFormer with random weights, saved as the Hub does (2.6 GB)."""
+    c = official_config()
+    import make_fixtures as mf
     names = {"dna": "enformer", "rna": "nt_model", "protein": "esm_model"}
     torch.manual_seed(0)
     model = mf.Isoformer(c, names).eval()

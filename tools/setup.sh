@@ -8,6 +8,8 @@ source tools/apt.sh
 
 # wgpu without a GPU: Mesa's software Vulkan driver (lavapipe) gives an adapter for the wgpu tests.
 apt_install mesa-vulkan-drivers libvulkan1
+# burn-ndarray links the system OpenBLAS (one of the native CPU backends the benchmarks compare).
+apt_install libopenblas-dev pkg-config
 
 # The model crate must build for the browser: the wasm32 standard library.
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then

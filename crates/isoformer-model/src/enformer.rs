@@ -289,7 +289,15 @@ pub struct Enformer {
     pub final_pointwise: ConvBlock,
     pub target_length: usize,
     pub bin_size: usize,
+    /// Run the stem and conv tower over the sequence in tiles of this many output bins (plus
+    /// halos), 0 = in one piece. See [`Enformer::conv_tower_tiled`].
+    pub tile_bins: usize,
 }
+
+/// Default tile of the convolution tower: 128 bins (16,384 bp at the official 128-bp bins).
+/// At the official width the stem's activations for a whole 196,608-bp window are 604 MB per
+/// tensor; a tile's are 1/12 of that.
+pub const DEFAULT_TILE_BINS: usize = 128;
 
 /// What each stage produced, for parity tests and bisecting.
 #[derive(Debug, Default)]
@@ -329,7 +337,82 @@ impl Enformer {
             (0..g.depth).map(|i| TransformerBlock::load(l, &format!("{prefix}transformer.{i}"), g)).collect();
         let last = *g.filters.last().expect("filters");
         let final_pointwise = ConvBlock::load(l, &format!("{prefix}final_pointwise.1"), last, 2 * g.dim, 1);
-        Self { stem, conv_tower, transformer, final_pointwise, target_length: g.target_length, bin_size: g.bin_size() }
+        Self {
+            stem,
+            conv_tower,
+            transformer,
+            final_pointwise,
+            target_length: g.target_length,
+            bin_size: g.bin_size(),
+            tile_bins: DEFAULT_TILE_BINS,
+        }
+    }
+
+    /// The same trunk, running its conv tower in tiles of `tile_bins` output bins (0: untiled).
+    pub fn with_tile_bins(mut self, tile_bins: usize) -> Self {
+        self.tile_bins = tile_bins;
+        self
+    }
+
+    /// How many output bins at each edge of a tile differ from the untiled result because the
+    /// tile's convolutions see zero padding instead of the neighbouring sequence.
+    ///
+    /// Counted in positions of the current resolution: the stem's k15 convolution spoils 7; an
+    /// attention pool halves the count (rounding up: a pair is spoiled if either half is); each
+    /// stage's k5 convolution adds 2; k1 convolutions, BatchNorm and GELU add nothing. At the
+    /// official geometry (7 pools) this is 3 bins = 384 bp.
+    pub fn halo_bins(&self) -> usize {
+        let stem_k = self.stem.conv.weight.dims()[2];
+        let mut spoiled = stem_k / 2 + self.stem.residual.conv.weight.dims()[2] / 2;
+        spoiled = spoiled.div_ceil(2);
+        for stage in &self.conv_tower {
+            spoiled += stage.conv.conv.weight.dims()[2] / 2;
+            spoiled += stage.residual.conv.weight.dims()[2] / 2;
+            spoiled = spoiled.div_ceil(2);
+        }
+        spoiled
+    }
+
+    /// Stem and conv tower, `(b, 4, length)` → `(b, channels, length / bin_size)`, in one piece.
+    fn conv_tower_whole(&self, x: Tensor<3>, mut trace: Option<&mut EnformerTrace>) -> Tensor<3> {
+        let mut h = self.stem.forward(x);
+        if let Some(t) = trace.as_deref_mut() {
+            t.stem = Some(h.clone());
+        }
+        for stage in &self.conv_tower {
+            h = stage.forward(h);
+            if let Some(t) = trace.as_deref_mut() {
+                t.conv_tower.push(h.clone());
+            }
+        }
+        h
+    }
+
+    /// Stem and conv tower over tiles of `tile_bins` output bins, each computed from its input
+    /// slice widened by [`halo_bins`](Self::halo_bins) on both sides (clipped at the sequence
+    /// ends, where the zero padding is the untiled path's own), keeping only the tile's own bins.
+    /// Tiles start on bin boundaries, so every attention pool pairs the same positions as the
+    /// untiled path. Peak memory is that of one tile instead of the whole window.
+    /// `halo` is [`halo_bins`](Self::halo_bins) except in the test that shows it is needed.
+    pub fn conv_tower_tiled(&self, x: Tensor<3>, tile_bins: usize, halo: usize) -> Tensor<3> {
+        let [b, c, len] = x.dims();
+        let unit = self.bin_size;
+        let bins = len / unit;
+        if tile_bins == 0 || tile_bins >= bins {
+            return self.conv_tower_whole(x, None);
+        }
+        let mut pieces = Vec::with_capacity(bins.div_ceil(tile_bins));
+        let mut start = 0;
+        while start < bins {
+            let end = (start + tile_bins).min(bins);
+            let lo = start.saturating_sub(halo);
+            let hi = (end + halo).min(bins);
+            let y = self.conv_tower_whole(x.clone().slice([0..b, 0..c, lo * unit..hi * unit]), None);
+            let channels = y.dims()[1];
+            pieces.push(y.slice([0..b, 0..channels, start - lo..end - lo]));
+            start = end;
+        }
+        Tensor::cat(pieces, 2)
     }
 
     /// Smallest accepted DNA length and the step between accepted lengths.
@@ -342,17 +425,14 @@ impl Enformer {
         self.forward_traced(x, None)
     }
 
+    /// As [`forward`](Self::forward), recording each stage's output in `trace`. With a trace the
+    /// conv tower runs untiled (a stage's whole output is what the trace is for).
     pub fn forward_traced(&self, x: Tensor<3>, mut trace: Option<&mut EnformerTrace>) -> Tensor<3> {
-        let mut h = self.stem.forward(x.swap_dims(1, 2));
-        if let Some(t) = trace.as_deref_mut() {
-            t.stem = Some(h.clone());
-        }
-        for stage in &self.conv_tower {
-            h = stage.forward(h);
-            if let Some(t) = trace.as_deref_mut() {
-                t.conv_tower.push(h.clone());
-            }
-        }
+        let x = x.swap_dims(1, 2);
+        let h = match trace.as_deref_mut() {
+            Some(t) => self.conv_tower_whole(x, Some(t)),
+            None => self.conv_tower_tiled(x, self.tile_bins, self.halo_bins()),
+        };
         let mut h = h.swap_dims(1, 2);
         for block in &self.transformer {
             h = block.forward(h);

@@ -168,4 +168,8 @@ fn official_geometry_parameter_counts() {
     assert_eq!(c.nt, 24 * per + 4107 * 768 + 2 * 768);
     // Fusion: q, dense 3072² each, k, v from 768 / 640, all with biases.
     assert_eq!(c.fusion, 2 * (2 * (3072 * 3072 + 3072)) + 2 * (768 * 3072 + 3072) + 2 * (640 * 3072 + 3072));
+    // Tiled conv tower at 128-bp bins: the stem's k15 conv spoils 7 bp, pooled to 4; each of the
+    // six stages adds 2 (k5) and halves: 4→3→3→3→3→3→3 bins of halo = 384 bp.
+    assert_eq!(m.enformer.halo_bins(), 3);
+    assert_eq!(m.enformer.tile_bins, isoformer_model::enformer::DEFAULT_TILE_BINS);
 }

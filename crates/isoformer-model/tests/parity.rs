@@ -56,6 +56,21 @@ fn tiny_end_to_end(device: &Device, tag: &str) {
     compare(&format!("[{tag}] enformer.crop"), trace.crop.unwrap(), fx.get("enformer.crop"));
     compare(&format!("[{tag}] enformer.out"), out, fx.get("enformer.out"));
 
+    // The conv tower in tiles with halos (the path `forward` takes) equals the reference at every
+    // tile size, including ones that do not divide the window; with one bin less of halo it
+    // does not (so the halo is as small as it can be and still exact).
+    let bins = shape[1] / m.enformer.bin_size;
+    let halo = m.enformer.halo_bins();
+    assert!(bins > 3 * halo, "the fixture window ({bins} bins) is too short to test tiling");
+    for tile in [1, 2, 3, bins / 2 + 1, bins - 1] {
+        let tiled = m.enformer.clone().with_tile_bins(tile).forward(dna.clone());
+        compare(&format!("[{tag}] enformer.out, conv tower in tiles of {tile} bins"), tiled, fx.get("enformer.out"));
+    }
+    let whole = m.enformer.conv_tower_tiled(dna.clone().swap_dims(1, 2), 0, 0);
+    let short = m.enformer.conv_tower_tiled(dna.clone().swap_dims(1, 2), 2, halo - 1);
+    let diff = (whole - short).abs().max().into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+    assert!(diff > 1e-3, "[{tag}] a halo of {} bins should change the tiled conv tower, max |Δ| {diff}", halo - 1);
+
     // Encoders, layer by layer.
     for (name, enc, rows) in [("nt", &m.nt, &rna_rows), ("esm", &m.esm, &prot_rows)] {
         let mut hidden = Vec::new();
