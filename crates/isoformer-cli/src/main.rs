@@ -4,11 +4,14 @@
 //! Models", NeurIPS 2024. Official weights: InstaDeepAI/isoformer on the Hugging Face Hub.
 
 mod convert;
+mod eval;
 mod inputs;
 mod io;
 mod predict;
 mod prepare;
 mod progress;
+mod split;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +77,15 @@ enum Command {
     Inspect(convert::InspectArgs),
     /// Fetch a model from the Hugging Face Hub (default InstaDeepAI/isoformer) into a model directory.
     Download(convert::DownloadArgs),
+    /// Fine-tune a model on a TSV of inputs and target columns (AdamW, cosine schedule, checkpoints, resume).
+    #[command(after_help = train::HELP)]
+    Train(train::TrainArgs),
+    /// Score a model on a TSV with targets: R², Pearson, Spearman, MSE per target and averaged; plots.
+    #[command(after_help = eval::HELP)]
+    Eval(eval::EvalArgs),
+    /// Split a TSV into gene-disjoint parts (train/valid/test).
+    #[command(after_help = split::HELP)]
+    Split(split::SplitArgs),
 }
 
 #[derive(clap::Args)]
@@ -135,6 +147,9 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::convert(&args),
         Command::Inspect(args) => convert::inspect(&args),
         Command::Download(args) => convert::download(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Split(args) => split::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -86,6 +86,68 @@ pub struct IsoformerConfig {
     pub pool_window_end: usize,
     /// Ours, not official: the head's activation (see [`HeadActivation`]).
     pub isoformer_head_activation: HeadActivation,
+    /// Ours, not official: names of the head's outputs, written by `isoformer train` when it was
+    /// trained on named target columns. Absent: the 30 GTEx tissues for a 30-output head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isoformer_output_names: Option<Vec<String>>,
+    /// Ours, not official: how training transformed the targets; the head's raw outputs are
+    /// mapped back through its inverse so predictions come out in the training file's units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isoformer_target_transform: Option<TargetTransform>,
+}
+
+/// The transform `isoformer train` applied to targets before fitting: `y' = (f(y) − mean) / std`
+/// with `f` = `log1p` or the identity, `mean`/`std` per output (absent: no standardisation).
+/// Predictions are `f⁻¹(raw · std + mean)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TargetTransform {
+    /// `"log1p"` or `"none"`.
+    pub transform: TargetFunction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<Vec<f32>>,
+}
+
+/// The element-wise function of [`TargetTransform`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetFunction {
+    /// `log(1 + y)`: for raw TPM-like values; undone with `exp(x) − 1`.
+    Log1p,
+    /// Targets used as they are (already on a log scale, or proportions).
+    #[default]
+    None,
+}
+
+impl TargetTransform {
+    /// Training space from data units.
+    pub fn forward(&self, output: usize, y: f32) -> f32 {
+        let f = match self.transform {
+            TargetFunction::Log1p => y.ln_1p(),
+            TargetFunction::None => y,
+        };
+        match (&self.mean, &self.std) {
+            (Some(m), Some(s)) => (f - m[output]) / s[output],
+            _ => f,
+        }
+    }
+
+    /// Data units from training space (what prediction applies).
+    pub fn inverse(&self, output: usize, x: f32) -> f32 {
+        let f = match (&self.mean, &self.std) {
+            (Some(m), Some(s)) => x * s[output] + m[output],
+            _ => x,
+        };
+        match self.transform {
+            TargetFunction::Log1p => f.exp_m1(),
+            TargetFunction::None => f,
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.transform == TargetFunction::None && self.mean.is_none() && self.std.is_none()
+    }
 }
 
 impl Default for IsoformerConfig {
@@ -133,6 +195,8 @@ impl Default for IsoformerConfig {
             pool_window_start: 0,
             pool_window_end: 896,
             isoformer_head_activation: HeadActivation::Softplus,
+            isoformer_output_names: None,
+            isoformer_target_transform: None,
         }
     }
 }
@@ -319,6 +383,30 @@ impl IsoformerConfig {
         }
         if self.num_protein_tokens_per_seq < 3 {
             return Err(bad("num_protein_tokens_per_seq", "must leave room for <cls>, one residue and <eos>"));
+        }
+        if let Some(names) = &self.isoformer_output_names {
+            if names.is_empty() || names.iter().any(|n| n.is_empty() || n.contains(['\t', '\n'])) {
+                return Err(bad("isoformer_output_names", "must be non-empty names without tabs or newlines"));
+            }
+        }
+        if let Some(t) = &self.isoformer_target_transform {
+            match (&t.mean, &t.std) {
+                (None, None) => {}
+                (Some(m), Some(s)) if m.len() == s.len() => {
+                    if m.iter().any(|v| !v.is_finite()) || s.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                        return Err(bad("isoformer_target_transform", "mean must be finite and std finite and positive"));
+                    }
+                    if let Some(names) = &self.isoformer_output_names {
+                        if names.len() != m.len() {
+                            return Err(bad(
+                                "isoformer_target_transform",
+                                format!("{} means for {} output names", m.len(), names.len()),
+                            ));
+                        }
+                    }
+                }
+                _ => return Err(bad("isoformer_target_transform", "mean and std must both be present, of equal length")),
+            }
         }
         for (field, ln) in [("nt_layer_norm_eps", self.nt_layer_norm_eps), ("esm_layer_norm_eps", self.esm_layer_norm_eps)] {
             if !(ln > 0.0 && ln.is_finite()) {

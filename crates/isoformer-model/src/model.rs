@@ -332,8 +332,84 @@ impl Isoformer {
                 rna: CrossAttention::load(l, &layout.fusion_rna.0, layout.fusion_rna.1, dd, cfg.nt_hidden_size, h),
                 protein: CrossAttention::load(l, &layout.fusion_protein.0, layout.fusion_protein.1, dd, cfg.esm_hidden_size, h),
             },
-            head: Head::load(l, &layout.head, cfg.isoformer_head_activation, (cfg.pool_window_start, cfg.pool_window_end)),
+            head: Head {
+                transform: cfg.isoformer_target_transform.clone(),
+                ..Head::load(l, &layout.head, cfg.isoformer_head_activation, (cfg.pool_window_start, cfg.pool_window_end))
+            },
         }
+    }
+
+    /// Widths of the head's hidden layers (between 2·enformer_dim and the outputs).
+    pub fn head_hidden(&self) -> Vec<usize> {
+        let n = self.head.layers.len();
+        self.head.layers.iter().take(n.saturating_sub(1)).map(|l| l.weight.dims()[1]).collect()
+    }
+
+    /// Every parameter under its checkpoint name in [`Layout::standard`], in PyTorch's layout
+    /// (Linear `[out, in]`): what `model.safetensors` holds, so that [`Isoformer::load`] reads
+    /// back exactly these values (used to save trained models).
+    ///
+    /// How each parameter maps to a checkpoint tensor is not written out by hand (the encoders
+    /// transpose some tensors at load): a second model is built from a source whose values are
+    /// their own element indices, and its parameters, read back, say which checkpoint element
+    /// each parameter element came from. A parameter that is not a plain copy of checkpoint
+    /// elements (anything computed at load) is an error, never a silent mis-save.
+    pub fn named_tensors(&self, cfg: &IsoformerConfig) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
+        let device = self.head.layers.first().ok_or("model has no head layers")?.weight.device().without_autodiff();
+        let layout = Layout::standard(cfg, &self.head_hidden(), self.head.outputs());
+        let ours = collect_params(self);
+        let total: usize = ours.iter().map(Vec::len).sum();
+        // f32 holds integers exactly below 2^24: element indices go in 23-bit digits, one build per digit.
+        let digits = if total == 0 { 1 } else { (usize::BITS - (total - 1).leading_zeros()).div_ceil(23).max(1) as usize };
+        let mut index: Vec<Vec<usize>> = ours.iter().map(|p| vec![0usize; p.len()]).collect();
+        let mut names: Vec<(String, Vec<usize>, usize)> = Vec::new();
+        for digit in 0..digits {
+            let probe = IndexSource::new(digit);
+            let mut l = Loader::new(&probe, &device);
+            let model = Self::build(&mut l, cfg, &layout);
+            if l.has_problems() {
+                return Err(format!("building the index model: {:?}", l.into_problems()));
+            }
+            let values = collect_params(&model);
+            if values.len() != ours.len() {
+                return Err(format!("{} parameters in the index model, {} in the model", values.len(), ours.len()));
+            }
+            for (p, (vals, idx)) in values.iter().zip(index.iter_mut()).enumerate() {
+                if vals.len() != idx.len() {
+                    return Err(format!("parameter {p}: {} elements in the index model, {} in the model", vals.len(), idx.len()));
+                }
+                for (v, i) in vals.iter().zip(idx.iter_mut()) {
+                    let d = *v as usize;
+                    if *v < 0.0 || v.fract() != 0.0 || (d as f32) != *v || d >= 1 << 23 {
+                        return Err(format!("parameter {p} is not a plain copy of checkpoint values (index element {v})"));
+                    }
+                    *i |= d << (23 * digit);
+                }
+            }
+            if digit == 0 {
+                names = probe.requested.into_inner();
+            }
+        }
+        let size: usize = names.last().map(|(_, s, o)| o + s.iter().product::<usize>()).unwrap_or(0);
+        if size != total {
+            return Err(format!("checkpoint names hold {size} values, the model {total}"));
+        }
+        let mut flat = vec![f32::NAN; size];
+        let mut seen = vec![false; size];
+        for (vals, idx) in ours.iter().zip(&index) {
+            for (v, &i) in vals.iter().zip(idx) {
+                if i >= size || seen[i] {
+                    return Err(format!("checkpoint element {i} is claimed twice or out of range"));
+                }
+                seen[i] = true;
+                flat[i] = *v;
+            }
+        }
+        Ok(names.into_iter().map(|(n, shape, off)| {
+            let len: usize = shape.iter().product();
+            let v = flat[off..off + len].to_vec();
+            (n, shape, v)
+        }).collect())
     }
 
     pub fn param_counts(&self) -> ParamCounts {
@@ -369,6 +445,52 @@ impl Isoformer {
         );
         let predictions = self.head.forward(final_dna_embeddings.clone());
         Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
+    }
+}
+
+/// Every float parameter's values, in visiting order.
+fn collect_params<M: Module>(m: &M) -> Vec<Vec<f32>> {
+    struct Collect(Vec<Vec<f32>>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let data = param.val().into_data().convert::<f32>();
+            self.0.push(data.try_to_vec::<f32>().expect("f32 parameter data"));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    m.visit(&mut c);
+    c.0
+}
+
+/// A generative source whose values are their own global element index (one 23-bit digit of
+/// it), recording the names and shapes asked for, in order, with their offsets.
+struct IndexSource {
+    digit: usize,
+    requested: std::cell::RefCell<Vec<(String, Vec<usize>, usize)>>,
+}
+
+impl IndexSource {
+    fn new(digit: usize) -> Self {
+        Self { digit, requested: std::cell::RefCell::new(Vec::new()) }
+    }
+}
+
+impl TensorSource for IndexSource {
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn shape(&self, _name: &str) -> Option<Vec<usize>> {
+        None
+    }
+    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+        let mut r = self.requested.borrow_mut();
+        if r.iter().any(|(n, _, _)| n == name) {
+            return Err(format!("`{name}` requested twice"));
+        }
+        let off = r.last().map(|(_, s, o)| o + s.iter().product::<usize>()).unwrap_or(0);
+        let n: usize = shape.iter().product();
+        r.push((name.to_string(), shape.to_vec(), off));
+        Ok((off..off + n).map(|i| ((i >> (23 * self.digit)) & ((1 << 23) - 1)) as f32).collect())
     }
 }
 
@@ -480,6 +602,16 @@ impl Predictor {
         let protein = ProteinTokenizer::from_vocab(&files.protein_vocab)?;
         let source = crate::weights::SafetensorsSource::new(&files.safetensors).map_err(|e| ModelError::Safetensors(e.to_string()))?;
         let model = Isoformer::load(&config, &source, device)?;
+        let outputs = model.head.outputs();
+        let counts = [
+            ("isoformer_output_names", config.isoformer_output_names.as_ref().map(Vec::len)),
+            ("isoformer_target_transform", config.isoformer_target_transform.as_ref().and_then(|t| t.mean.as_ref()).map(Vec::len)),
+        ];
+        for (field, n) in counts {
+            if let Some(n) = n.filter(|&n| n != outputs) {
+                return Err(ModelError::Config(ConfigError::Field { field, message: format!("{n} entries for a head with {outputs} outputs") }));
+            }
+        }
         Ok(Self { config, model, dna, rna, protein, device: device.clone() })
     }
 
@@ -523,9 +655,13 @@ impl Predictor {
         Ok(self.model.forward(dna, &rna, &protein))
     }
 
-    /// Output column names (the 30 GTEx tissues for a 30-output head, `output_N` otherwise).
+    /// Output column names: `isoformer_output_names` when the config has them, else the 30 GTEx
+    /// tissues for a 30-output head, `output_N` otherwise.
     pub fn output_names(&self) -> Vec<String> {
         let n = self.model.head.outputs();
+        if let Some(names) = &self.config.isoformer_output_names {
+            return names.clone();
+        }
         if n == crate::TISSUES.len() {
             crate::TISSUES.iter().map(|s| s.to_string()).collect()
         } else {

@@ -1,0 +1,116 @@
+//! `isoformer split`: gene-disjoint train/validation/test files.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+
+use crate::io::{at, open_input, write_output};
+
+pub const HELP: &str = "EXAMPLE:\n  isoformer split --input data.tsv --by gene --fractions 0.8,0.1,0.1 --seed 1 -o data\n  \
+→ data.train.tsv, data.valid.tsv, data.test.tsv\n\n\
+Rows are copied verbatim (header first). Every gene_id goes to exactly one split, so no split holds an \
+isoform of a gene seen in another. Genes are shuffled with --seed, then each is given to the split \
+furthest below its share of rows: shares follow --fractions up to the size of the genes. The same input, \
+fractions and seed always give the same split, whatever the row order. --gzip writes PREFIX.NAME.tsv.gz.";
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum By {
+    /// Keep each gene_id's transcripts together.
+    Gene,
+}
+
+#[derive(clap::Args)]
+pub struct SplitArgs {
+    /// Input TSV with a gene_id column (`prepare`'s output plus targets); `.gz` accepted.
+    #[arg(short, long)]
+    pub input: PathBuf,
+    /// What must not be shared between splits.
+    #[arg(long, value_enum, default_value_t = By::Gene)]
+    pub by: By,
+    /// Shares of rows, comma-separated, summing to 1.
+    #[arg(long, value_delimiter = ',', default_value = "0.8,0.1,0.1")]
+    pub fractions: Vec<f64>,
+    /// Split names, one per fraction (default train,valid,test for three, train,test for two).
+    #[arg(long, value_delimiter = ',')]
+    pub names: Option<Vec<String>>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output prefix: PREFIX.NAME.tsv for each split.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Compress the outputs (PREFIX.NAME.tsv.gz).
+    #[arg(long)]
+    pub gzip: bool,
+}
+
+pub fn run(args: &SplitArgs) -> Result<()> {
+    let names: Vec<String> = match &args.names {
+        Some(n) => n.clone(),
+        None => match args.fractions.len() {
+            3 => vec!["train".into(), "valid".into(), "test".into()],
+            2 => vec!["train".into(), "test".into()],
+            k => (0..k).map(|i| format!("part{i}")).collect(),
+        },
+    };
+    if names.len() != args.fractions.len() {
+        bail!("--names has {} names for {} fractions", names.len(), args.fractions.len());
+    }
+    let reader = open_input(&args.input)?;
+    let mut header: Option<(String, usize)> = None;
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    let mut genes: Vec<String> = Vec::new();
+    let mut width = 0;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{}: read failed", at(&args.input, i + 1)))?;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        match &header {
+            None => {
+                let Some(g) = fields.iter().position(|f| f.trim() == "gene_id") else {
+                    bail!("{}: header has no `gene_id` column (found: {})", at(&args.input, i + 1), fields.join(", "));
+                };
+                width = fields.len();
+                header = Some((line.to_string(), g));
+            }
+            Some((_, g)) => {
+                if fields.len() != width {
+                    bail!("{}: {} fields, but the header has {width}", at(&args.input, i + 1), fields.len());
+                }
+                let gene = fields[*g].trim();
+                if gene.is_empty() {
+                    bail!("{}: empty gene_id", at(&args.input, i + 1));
+                }
+                genes.push(gene.to_string());
+                rows.push((i + 1, line.to_string()));
+            }
+        }
+    }
+    let Some((head, _)) = header else { bail!("{}: empty file (expected a header)", at(&args.input, 1)) };
+    if rows.is_empty() {
+        bail!("{}: no rows after the header", at(&args.input, 1));
+    }
+    let of = isoformer_train::split::split_by_gene(&genes, &args.fractions, args.seed).map_err(|e| anyhow::anyhow!("--fractions: {e}"))?;
+    let prefix = args.output.to_string_lossy().into_owned();
+    for (k, name) in names.iter().enumerate() {
+        let mut text = head.clone() + "\n";
+        let mut n = 0;
+        let mut g = std::collections::BTreeSet::new();
+        for ((_, row), (&s, gene)) in rows.iter().zip(of.iter().zip(&genes)) {
+            if s == k {
+                text += row;
+                text.push('\n');
+                n += 1;
+                g.insert(gene);
+            }
+        }
+        let path = PathBuf::from(format!("{prefix}.{name}.tsv{}", if args.gzip { ".gz" } else { "" }));
+        write_output(&path, text.as_bytes())?;
+        eprintln!("split: {} {n} rows, {} genes", path.display(), g.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! `isoformer train`: fine-tune a model directory on a TSV of inputs and targets.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::Device;
+use clap::ValueEnum;
+use isoformer_model::config::TargetFunction;
+use isoformer_model::model::GatherError;
+use isoformer_model::{Example, ModelFiles, Predictor, TISSUES};
+use isoformer_train::{Event, Run, Sample, TrainOptions, TrainParts};
+
+use crate::io::{at, open_input, read_tsv_optional};
+
+pub const HELP: &str = "EXAMPLE:\n  isoformer split --input data.tsv --by gene --fractions 0.8,0.1,0.1 --seed 1 -o data\n  \
+isoformer train --model models/tiny --train data.train.tsv --valid data.valid.tsv --out trained --epochs 3\n  \
+isoformer eval --model trained --data data.test.tsv --plot plots\n\n\
+INPUT: `isoformer prepare`'s TSV (transcript_id, dna, rna, protein; gene_id is kept for splits) plus one \
+numeric column per target. Targets are the columns named by --targets; by default the 30 GTEx tissue \
+columns when all are present, else every column that `prepare` does not write. The targets define the \
+head's outputs: when their number differs from the model's head (or with --new-head) the last head layer \
+is replaced by one seeded from --seed.\n\n\
+TRAINING: AdamW (β 0.9/0.999, ε 1e-8) with linear warmup then cosine decay, global gradient-norm clipping, \
+MSE on the transformed targets: --target-transform log1p for raw TPM-like values, none for values already \
+on a log scale; --standardize then centres and scales each target on the training set. Both are saved in \
+config.json (isoformer_target_transform) and undone by predict, eval and the web page, so predictions come \
+out in the training file's units.\n\n\
+FROZEN PARTS: --train-parts head|fusion+head|all. Frozen encoders run once per sequence: their outputs \
+are kept in the embedding cache (--cache-dir, default $XDG_CACHE_HOME/isoformer/embeddings), keyed by the \
+SHA-256 of the input and of the encoder's weights, so later epochs and later runs reuse them. --no-cache \
+runs them again on every batch.\n\n\
+OUTPUT: OUT is a model directory (config.json, model.safetensors, the vocab files) for predict, eval and the \
+page, plus training.json (options, data hash, final validation metrics), training_log.tsv (one row per \
+step and per epoch) and checkpoint-STEP/ (weights, AdamW moments, position) every --checkpoint-every steps \
+and at each epoch's end. --resume continues from the last checkpoint and ends with the same weights as an \
+uninterrupted run (CPU backend, same options and data, same -j).";
+
+/// What learns.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PartsArg {
+    /// The head; everything before it frozen.
+    Head,
+    /// Cross-attention fusion and head; the encoders frozen.
+    #[value(name = "fusion+head")]
+    FusionHead,
+    /// Every parameter (BatchNorm running statistics excepted).
+    All,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum TransformArg {
+    /// log(1 + y): for raw TPM-like targets.
+    Log1p,
+    /// Targets as they are.
+    None,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Starting model directory (config.json, model.safetensors, the three vocab files).
+    #[arg(short, long)]
+    pub model: PathBuf,
+    /// Training TSV (`.gz` accepted).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation TSV, evaluated after each epoch.
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Output model directory (created; also holds checkpoints and the training log).
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Target columns, comma-separated (default: the 30 tissues if all present, else every non-`prepare` column).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Which parts learn.
+    #[arg(long, value_enum, default_value_t = PartsArg::FusionHead)]
+    pub train_parts: PartsArg,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(short, long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Learning rate at the end of the cosine decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_lr: f64,
+    /// Steps of linear warmup to the peak.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_steps: usize,
+    /// AdamW decoupled weight decay.
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f32,
+    /// Clip the global gradient norm to this (0: no clipping).
+    #[arg(long, default_value_t = 1.0)]
+    pub clip_grad_norm: f64,
+    /// Seed of the batch order and of new head layers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = TransformArg::None)]
+    pub target_transform: TransformArg,
+    /// Standardise each target (training mean and standard deviation) before fitting.
+    #[arg(long)]
+    pub standardize: bool,
+    /// Replace the head's last layer even when the number of outputs matches.
+    #[arg(long)]
+    pub new_head: bool,
+    /// Checkpoint every N steps (0: only at the end of each epoch).
+    #[arg(long, default_value_t = 0)]
+    pub checkpoint_every: usize,
+    /// Embedding cache directory for frozen encoders.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Run frozen encoders on every batch instead of caching their outputs.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Continue from OUT's last checkpoint (give the same options and data).
+    #[arg(long)]
+    pub resume: bool,
+    /// CPU threads (rayon's pool; default: all cores). Results depend on it: resume with the same.
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Columns `isoformer prepare` writes (never targets by default).
+pub const PREPARE_COLUMNS: [&str; 10] = ["transcript_id", "gene_id", "gene_name", "chrom", "strand", "tss", "dna", "rna", "protein", "flags"];
+
+/// The header's column names (first line that is neither empty nor a `#` comment).
+pub fn header(path: &Path) -> Result<Vec<String>> {
+    let reader = open_input(path)?;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{}: read failed", at(path, i + 1)))?;
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        return Ok(line.trim_end_matches('\r').split('\t').map(|s| s.trim().to_string()).collect());
+    }
+    bail!("{}: empty file (expected a header)", at(path, 1))
+}
+
+/// The target columns: `asked`, or the default rule.
+pub fn target_columns(path: &Path, asked: Option<&[String]>) -> Result<Vec<String>> {
+    let cols = header(path)?;
+    if let Some(asked) = asked {
+        for t in asked {
+            if !cols.contains(t) {
+                bail!("{}: no target column `{t}` (columns: {})", at(path, 1), cols.join(", "));
+            }
+        }
+        return Ok(asked.to_vec());
+    }
+    if TISSUES.iter().all(|t| cols.iter().any(|c| c == t)) {
+        return Ok(TISSUES.iter().map(|s| s.to_string()).collect());
+    }
+    let rest: Vec<String> = cols.into_iter().filter(|c| !PREPARE_COLUMNS.contains(&c.as_str())).collect();
+    if rest.is_empty() {
+        bail!("{}: no target columns (add numeric columns, e.g. the 30 tissue names, or name them with --targets)", at(path, 1));
+    }
+    Ok(rest)
+}
+
+/// Read inputs and targets: `(samples, gene ids)`; every value must be a finite number.
+pub fn read_samples(path: &Path, targets: &[String], predictor: &Predictor) -> Result<(Vec<Sample>, Vec<String>)> {
+    let mut want: Vec<&str> = vec!["transcript_id", "dna", "rna", "protein"];
+    want.extend(targets.iter().map(String::as_str));
+    let (tsv, _) = read_tsv_optional(path, &want, &["gene_id"])?;
+    let mut samples = Vec::with_capacity(tsv.rows.len());
+    let mut genes = Vec::with_capacity(tsv.rows.len());
+    let mut seen = std::collections::HashMap::new();
+    for (line, f) in &tsv.rows {
+        let ex = Example { id: f[0].clone(), dna: f[1].clone(), rna: f[2].clone(), protein: f[3].clone() };
+        if ex.id.is_empty() {
+            bail!("{}: empty transcript_id", at(path, *line));
+        }
+        if let Some(first) = seen.insert(ex.id.clone(), *line) {
+            bail!("{}: transcript_id {} already on line {first}", at(path, *line), ex.id);
+        }
+        let encoded = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", at(path, *line)))?;
+        let mut values = Vec::with_capacity(targets.len());
+        for (k, name) in targets.iter().enumerate() {
+            let raw = &f[4 + k];
+            let v: f32 = raw
+                .parse()
+                .ok()
+                .filter(|v: &f32| v.is_finite())
+                .ok_or_else(|| anyhow!("{}: {}: target `{name}` is {raw:?}, not a finite number", at(path, *line), ex.id))?;
+            values.push(v);
+        }
+        samples.push(Sample { encoded, targets: values });
+        genes.push(f[4 + targets.len()].clone());
+    }
+    if samples.is_empty() {
+        bail!("{}: no rows after the header", at(path, 1));
+    }
+    Ok((samples, genes))
+}
+
+pub fn read_model_files(dir: &Path) -> Result<ModelFiles> {
+    ModelFiles::gather(|name| std::fs::read(dir.join(name))).map_err(|e| {
+        let (file, why) = match e {
+            GatherError::Read { file, source } => (file, source.to_string()),
+            GatherError::NotUtf8 { file } => (file, "not UTF-8 text".to_string()),
+        };
+        anyhow!("{}: cannot read: {why}", dir.join(file).display())
+    })
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("isoformer").join("embeddings"))
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
+    }
+    anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
+    anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
+    anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
+    let device = Device::flex();
+    let predictor = crate::predict::load_predictor(&args.model, &device)?;
+    let base = read_model_files(&args.model)?;
+    let targets = target_columns(&args.train, args.targets.as_deref())?;
+    let (train, _) = read_samples(&args.train, &targets, &predictor)?;
+    let valid = match &args.valid {
+        Some(p) => read_samples(p, &targets, &predictor)?.0,
+        None => Vec::new(),
+    };
+    drop(predictor);
+    let parts = match args.train_parts {
+        PartsArg::Head => TrainParts::Head,
+        PartsArg::FusionHead => TrainParts::FusionHead,
+        PartsArg::All => TrainParts::All,
+    };
+    let cache_dir = if args.no_cache || parts == TrainParts::All {
+        None
+    } else {
+        Some(args.cache_dir.clone().or_else(default_cache_dir).context("no --cache-dir and no HOME for the default; pass --cache-dir or --no-cache")?)
+    };
+    let options = TrainOptions {
+        parts,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        min_learning_rate: args.min_lr,
+        warmup_steps: args.warmup_steps,
+        weight_decay: args.weight_decay,
+        clip_grad_norm: (args.clip_grad_norm > 0.0).then_some(args.clip_grad_norm),
+        seed: args.seed,
+        target_function: match args.target_transform {
+            TransformArg::Log1p => TargetFunction::Log1p,
+            TransformArg::None => TargetFunction::None,
+        },
+        standardize: args.standardize,
+        new_head: args.new_head,
+        checkpoint_every: args.checkpoint_every,
+    };
+    eprintln!(
+        "train: {} training and {} validation examples, {} targets, {:?}, cache {}",
+        train.len(),
+        valid.len(),
+        targets.len(),
+        args.train_parts,
+        cache_dir.as_ref().map_or("off".to_string(), |d| d.display().to_string())
+    );
+    let run = Run {
+        base: &base,
+        train: &train,
+        valid: &valid,
+        output_names: targets,
+        options,
+        out_dir: args.out.clone(),
+        cache_dir,
+        resume: args.resume,
+        device,
+    };
+    let features = crate::progress::bar(0, "embeddings [{bar:40}] {pos}/{len} {per_sec} ETA {eta}", args.quiet);
+    let bar = crate::progress::bar(0, "train [{bar:40}] {pos}/{len} steps {per_sec} ETA {eta} {msg}", args.quiet);
+    let quiet = args.quiet;
+    let mut last_valid = String::new();
+    let summary = run.run(&mut |e| match e {
+        Event::Features { done, total } => {
+            features.set_length(*total as u64);
+            features.set_position(*done as u64);
+        }
+        Event::Started { total_steps, first_step } => {
+            features.finish_and_clear();
+            bar.set_length(*total_steps as u64);
+            bar.set_position(*first_step as u64);
+            bar.reset_eta();
+        }
+        Event::Step { step, loss, lr, .. } => {
+            bar.set_position(*step as u64);
+            bar.set_message(format!("loss {loss:.4} lr {lr:.2e}{last_valid}"));
+        }
+        Event::Epoch { epoch, train_loss, valid_loss, valid_mean_r2, .. } => {
+            if let (Some(l), Some(r)) = (valid_loss, valid_mean_r2) {
+                last_valid = format!(" valid loss {l:.4} R² {r:.3}");
+            }
+            let line = format!("epoch {}: train loss {train_loss:.5}{last_valid}", epoch + 1);
+            if quiet || bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        Event::Checkpoint { step, dir } => log::info!("checkpoint at step {step}: {}", dir.display()),
+    });
+    bar.finish_and_clear();
+    let summary = summary.with_context(|| format!("training into {}", args.out.display()))?;
+    eprintln!(
+        "train: {} steps, {} examples in {:.2} s ({:.1} examples/s; embeddings before the first step {:.2} s, cache {} hits {} misses); model in {}",
+        summary.steps,
+        summary.examples_seen,
+        summary.seconds,
+        summary.examples_per_second,
+        summary.feature_seconds,
+        summary.cache_hits,
+        summary.cache_misses,
+        args.out.display()
+    );
+    Ok(())
+}
