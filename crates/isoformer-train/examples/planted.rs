@@ -175,8 +175,8 @@ fn main() {
     let flag = |name: &str, default: usize| -> usize {
         args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(|v| v.parse().expect("a number")).unwrap_or(default)
     };
-    let epochs = flag("--epochs", 40);
-    let genes = flag("--genes", 400);
+    let epochs = flag("--epochs", 15);
+    let genes = flag("--genes", 3000);
     std::fs::create_dir_all(&out).expect("create output directory");
 
     // Data, split by gene.
