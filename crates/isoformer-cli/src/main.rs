@@ -7,6 +7,7 @@ mod convert;
 mod eval;
 mod inputs;
 mod io;
+mod parquet;
 mod predict;
 mod prepare;
 mod progress;
@@ -46,6 +47,14 @@ pub enum DeviceArg {
     Cpu,
     /// A GPU through wgpu (Vulkan / Metal / DX12).
     Gpu,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    /// Tab-separated text, values with 6 decimals.
+    Tsv,
+    /// Apache Parquet, values as written by the model (32-bit floats).
+    Parquet,
 }
 
 #[derive(Subcommand)]
@@ -110,9 +119,15 @@ pub struct PredictArgs {
     /// record: a non-coding one takes an empty record (a `>ID` line and no sequence).
     #[arg(long, value_name = "PROTEIN.fa", requires_all = ["dna", "rna"])]
     pub protein: Option<PathBuf>,
-    /// Output TSV (`-` for standard output; written to a temporary file and renamed on success).
+    /// Output file (`-` for standard output; `.gz` compresses a TSV; written to a temporary file
+    /// and renamed on success).
     #[arg(short, long, default_value = "-")]
     pub output: PathBuf,
+    /// Output format: a TSV, or Parquet (transcript_id and gene_id as UTF-8 strings, then one
+    /// FLOAT column per tissue named as in the TSV header; uncompressed). Default: parquet when
+    /// --output ends in `.parquet`, tsv otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// Also write every transcript's embeddings and tokens to this safetensors file.
     #[arg(long, value_name = "DUMP.safetensors")]
     pub dump_embeddings: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! `isoformer predict`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
 use crate::io::AtomicOutput;
-use crate::{DeviceArg, PredictArgs};
+use crate::{DeviceArg, FormatArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
 pub fn load_predictor(dir: &Path, device: &Device) -> Result<Predictor> {
@@ -48,6 +49,18 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     if let Some(plot) = &args.plot {
         anyhow::ensure!(plot.extension().is_some_and(|e| e == "svg"), "--plot {}: only .svg is drawn", plot.display());
+    }
+    let format = args.format.unwrap_or(if args.output.extension().is_some_and(|e| e == "parquet") { FormatArg::Parquet } else { FormatArg::Tsv });
+    if format == FormatArg::Parquet {
+        anyhow::ensure!(
+            !args.output.extension().is_some_and(|e| e == "gz"),
+            "--output {}: Parquet is not gzip-compressed from outside; drop the .gz",
+            args.output.display()
+        );
+        anyhow::ensure!(
+            !(args.output.as_os_str() == "-" && std::io::stdout().is_terminal()),
+            "not writing Parquet (binary) to a terminal: give --output FILE.parquet or redirect standard output"
+        );
     }
     let stdout_users = [Some(&args.output), args.plot.as_ref(), args.dump_embeddings.as_ref()].into_iter().flatten().filter(|p| p.as_os_str() == "-").count();
     anyhow::ensure!(stdout_users <= 1, "only one of --output, --plot, --dump-embeddings can be `-` (standard output)");
@@ -134,12 +147,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         .map(|((e, p), g)| (e.id.as_str(), g.as_str(), p.as_deref().expect("every row predicted")))
         .collect();
     // Everything is rendered before anything is moved into place.
-    let table = tsv_table(&rows, &names, has_gene);
-    let plot = plot_out.as_ref().map(|_| heatmap_svg(&rows, &names));
+    let table = match format {
+        FormatArg::Tsv => tsv_table(&rows, &names, has_gene).into_bytes(),
+        FormatArg::Parquet => crate::parquet::predictions(&rows, &names)?,
+    };
+    let plot = plot_out.as_ref().map(|_| heatmap_svg(&rows, &names).into_bytes());
     let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
-    output.write_all_and_finish(table.as_bytes())?;
-    if let (Some(out), Some(svg)) = (plot_out, plot) {
-        out.write_all_and_finish(svg.as_bytes())?;
+    output.write_all_and_finish(&table)?;
+    if let (Some(out), Some(image)) = (plot_out, plot) {
+        out.write_all_and_finish(&image)?;
     }
     if let (Some(out), Some(bytes)) = (dump_out, dump) {
         out.write_all_and_finish(&bytes)?;

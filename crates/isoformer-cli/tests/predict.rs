@@ -212,3 +212,72 @@ fn bad_fasta_triplets_catalogue() {
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Parquet output.
+
+#[test]
+fn parquet_holds_what_the_tsv_holds() {
+    use parquet::basic::{LogicalType, Type as PhysicalType};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
+
+    let dir = scratch("parquet");
+    let genes = ["G1", "G1", "G2"];
+    let tsv: String = example_rows().iter().zip(genes).map(|(r, g)| format!("{}\t{g}\t{}\t{}\t{}\n", r[0], r[1], r[2], r[3])).collect();
+    std::fs::write(dir.join("in.tsv"), format!("transcript_id\tgene_id\tdna\trna\tprotein\n{tsv}")).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["predict", "-m", tiny_path(), "-i", "in.tsv"];
+        all.extend(args);
+        let o = isoformer(&all, &dir);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    run(&["-o", "out.tsv"]);
+    run(&["-o", "out.parquet"]); // the format follows the extension
+    let piped = run(&["--format", "parquet", "-o", "-"]);
+    run(&["--format", "tsv", "-o", "text.parquet"]);
+    assert_eq!(std::fs::read(dir.join("text.parquet")).unwrap(), std::fs::read(dir.join("out.tsv")).unwrap(), "--format tsv wins over the name");
+    assert_eq!(piped, std::fs::read(dir.join("out.parquet")).unwrap(), "standard output gets the same bytes");
+
+    let text = std::fs::read_to_string(dir.join("out.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    let reader = SerializedFileReader::new(std::fs::File::open(dir.join("out.parquet")).unwrap()).unwrap();
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, header, "the TSV's column names, in order");
+    for (k, c) in schema.columns().iter().enumerate() {
+        if k < 2 {
+            assert_eq!((c.physical_type(), c.logical_type_ref()), (PhysicalType::BYTE_ARRAY, Some(&LogicalType::String)));
+        } else {
+            assert_eq!(c.physical_type(), PhysicalType::FLOAT);
+        }
+    }
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+    let got: Vec<parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
+    assert_eq!(got.len(), rows.len());
+    for (g, want) in got.iter().zip(&rows) {
+        assert_eq!((g.get_string(0).unwrap().as_str(), g.get_string(1).unwrap().as_str()), (want[0], want[1]));
+        for j in 2..header.len() {
+            // The TSV prints the same f32 with 6 decimals.
+            assert_eq!(format!("{:.6}", g.get_float(j).unwrap()), want[j], "{} {}", want[0], header[j]);
+        }
+    }
+}
+
+#[test]
+fn parquet_refusals() {
+    let dir = scratch("parquet-refusals");
+    std::fs::copy(root().join("models/tiny/example.tsv"), dir.join("in.tsv")).unwrap();
+    let o = isoformer(&["predict", "-m", tiny_path(), "-i", "in.tsv", "--format", "parquet", "-o", "out.parquet.gz"], &dir);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Parquet is not gzip-compressed from outside"));
+    assert_eq!(files_in(&dir), ["in.tsv"]);
+}
+
+fn tiny_path() -> &'static str {
+    static TINY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TINY.get_or_init(tiny)
+}
