@@ -8,6 +8,7 @@ mod eval;
 mod inputs;
 mod io;
 mod parquet;
+mod plot;
 mod predict;
 mod prepare;
 mod progress;
@@ -143,8 +144,10 @@ pub struct PredictArgs {
     /// No progress bar (it is drawn on stderr only when stderr is a terminal anyway).
     #[arg(short, long)]
     pub quiet: bool,
-    /// Also draw an isoforms × tissues heatmap, rows grouped by gene (SVG).
-    #[arg(long, value_name = "HEATMAP.svg")]
+    /// Also draw an isoforms × tissues heatmap, rows grouped by gene, with labels and a colour
+    /// legend: SVG or PNG, by the name's extension (the PNG is the SVG's content at twice its
+    /// size, drawn with an embedded font).
+    #[arg(long, value_name = "HEATMAP.svg|png")]
     pub plot: Option<PathBuf>,
 }
 

@@ -11,6 +11,7 @@ use isoformer_model::model::{Encoded, GatherError, ModelFiles};
 use isoformer_model::{Example, Predictor};
 
 use crate::io::AtomicOutput;
+use crate::plot::{PlotFormat, heatmap};
 use crate::{DeviceArg, FormatArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
@@ -47,9 +48,7 @@ fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    if let Some(plot) = &args.plot {
-        anyhow::ensure!(plot.extension().is_some_and(|e| e == "svg"), "--plot {}: only .svg is drawn", plot.display());
-    }
+    let plot_format = args.plot.as_deref().map(PlotFormat::of).transpose()?;
     let format = args.format.unwrap_or(if args.output.extension().is_some_and(|e| e == "parquet") { FormatArg::Parquet } else { FormatArg::Tsv });
     if format == FormatArg::Parquet {
         anyhow::ensure!(
@@ -151,7 +150,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         FormatArg::Tsv => tsv_table(&rows, &names, has_gene).into_bytes(),
         FormatArg::Parquet => crate::parquet::predictions(&rows, &names)?,
     };
-    let plot = plot_out.as_ref().map(|_| heatmap_svg(&rows, &names).into_bytes());
+    let plot = plot_format.map(|f| heatmap(f, &rows, &names)).transpose()?;
     let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
     output.write_all_and_finish(&table)?;
     if let (Some(out), Some(image)) = (plot_out, plot) {
@@ -227,51 +226,6 @@ impl SharedDna {
         let protein: Vec<Vec<u32>> = batch.iter().map(|e| e.protein_tokens.clone()).collect();
         p.model.forward_from_dna(Tensor::cat(rows, 0), &rna, &protein)
     }
-}
-
-/// An isoforms × tissues heatmap: rows grouped by gene (in order of first appearance), one
-/// colour scale (white → dark blue) from the smallest to the largest value, legend with both ends.
-fn heatmap_svg(rows: &[(&str, &str, &[f32])], tissues: &[String]) -> String {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        first.entry(r.1).or_insert(i);
-    }
-    order.sort_by_key(|&i| (first[rows[i].1], i));
-    let (lo, hi) = rows.iter().flat_map(|r| r.2.iter()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let (cell, left, top) = (14usize, 260usize, 150usize);
-    let (w, h) = (left + cell * tissues.len() + 20, top + cell * rows.len() + 50);
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let colour = |v: f32| {
-        let t = ((v - lo) / span).clamp(0.0, 1.0);
-        let c = |a: f32, b: f32| (a + (b - a) * t).round() as u8;
-        format!("#{:02x}{:02x}{:02x}", c(255.0, 8.0), c(255.0, 48.0), c(255.0, 107.0))
-    };
-    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"10\">\n");
-    for (j, t) in tissues.iter().enumerate() {
-        let x = left + j * cell + cell / 2;
-        s += &format!("<text transform=\"translate({x},{}) rotate(-60)\">{}</text>\n", top - 4, esc(t));
-    }
-    let mut previous_gene = None;
-    for (k, &i) in order.iter().enumerate() {
-        let (id, gene, values) = rows[i];
-        let y = top + k * cell;
-        if previous_gene.is_some_and(|g| g != gene) {
-            s += &format!("<line x1=\"0\" x2=\"{w}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#444\"/>\n");
-        }
-        previous_gene = Some(gene);
-        let label = if gene.is_empty() { id.to_string() } else { format!("{gene} {id}") };
-        s += &format!("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", left - 4, y + cell - 3, esc(&label));
-        for (j, &v) in values.iter().enumerate() {
-            s += &format!("<rect x=\"{}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"><title>{} {}: {v:.4}</title></rect>\n", left + j * cell, colour(v), esc(id), esc(&tissues[j]));
-        }
-    }
-    let y = top + rows.len() * cell + 20;
-    s += &format!("<rect x=\"{left}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{lo:.3}</text>\n", colour(lo), left + cell + 4, y + cell - 3);
-    s += &format!("<rect x=\"{}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{hi:.3} (predicted log(TPM+1))</text>\n", left + 90, colour(hi), left + 90 + cell + 4, y + cell - 3);
-    s += "</svg>\n";
-    s
 }
 
 enum DumpData {

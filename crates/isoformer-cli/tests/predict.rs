@@ -281,3 +281,76 @@ fn tiny_path() -> &'static str {
     static TINY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TINY.get_or_init(tiny)
 }
+
+// ---------------------------------------------------------------------------------------------
+// PNG heatmap.
+
+/// (width, height, RGB rows) of an 8-bit RGB PNG as `encode_png` writes it, every chunk's CRC
+/// checked.
+fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let (mut at, mut idat, mut size) = (8, Vec::new(), (0, 0));
+    while at < bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, data) = (&bytes[at + 4..at + 8], &bytes[at + 8..at + 8 + len]);
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        assert_eq!(crc.sum().to_be_bytes(), bytes[at + 8 + len..at + 12 + len], "CRC of {}", String::from_utf8_lossy(kind));
+        match kind {
+            b"IHDR" => {
+                size = (u32::from_be_bytes(data[..4].try_into().unwrap()) as usize, u32::from_be_bytes(data[4..8].try_into().unwrap()) as usize);
+                assert_eq!(&data[8..], [8, 2, 0, 0, 0], "8-bit RGB");
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&idat[..]), &mut raw).unwrap();
+    let (w, h) = size;
+    assert_eq!(raw.len(), h * (3 * w + 1));
+    let rgb = raw.chunks_exact(3 * w + 1).flat_map(|row| { assert_eq!(row[0], 0, "filter 0"); row[1..].to_vec() }).collect();
+    (w, h, rgb)
+}
+
+#[test]
+fn png_heatmap_draws_the_svg_layout_with_its_labels() {
+    let dir = scratch("png");
+    std::fs::copy(root().join("models/tiny/example.tsv"), dir.join("in.tsv")).unwrap();
+    let o = isoformer(&["predict", "-m", tiny_path(), "-i", "in.tsv", "-o", "out.tsv", "--plot", "heat.svg"], &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = isoformer(&["predict", "-m", tiny_path(), "-i", "in.tsv", "-o", "out.tsv", "--plot", "heat.PNG"], &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(dir.join("heat.svg")).unwrap();
+    let (w, h, rgb) = decode_png(&std::fs::read(dir.join("heat.PNG")).unwrap());
+    let attr = |s: &str, name: &str| -> usize { s.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().parse().unwrap() };
+    assert_eq!((w, h), (2 * attr(&svg, "width"), 2 * attr(&svg, "height")), "twice the SVG's size");
+    let pixel = |x: usize, y: usize| -> [u8; 3] { let k = 3 * (y * w + x); [rgb[k], rgb[k + 1], rgb[k + 2]] };
+    // Every cell has its SVG colour at its centre.
+    let mut cells = 0;
+    for rect in svg.split("<rect").skip(1) {
+        let (x, y, size) = (attr(rect, "x"), attr(rect, "y"), attr(rect, "width"));
+        let fill = rect.split("fill=\"#").nth(1).unwrap();
+        let want: Vec<u8> = (0..3).map(|i| u8::from_str_radix(&fill[2 * i..2 * i + 2], 16).unwrap()).collect();
+        assert_eq!(pixel(2 * x + size, 2 * y + size).to_vec(), want, "cell at ({x}, {y})");
+        cells += 1;
+    }
+    assert_eq!(cells, 3 * 30 + 2);
+    // Labels: dark pixels left of the cells (isoform ids, right-aligned), above them (rotated
+    // tissue names) and right of the legend's swatches; none in the empty band below the header.
+    let dark = |x0: usize, y0: usize, x1: usize, y1: usize| (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| pixel(x, y).iter().all(|&c| c < 100)).count();
+    let (left, top, cell) = (2 * 260, 2 * 150, 2 * 14);
+    for row in 0..3 {
+        assert!(dark(left - 200, top + row * cell, left, top + (row + 1) * cell) > 60, "label of row {row}");
+    }
+    assert!(dark(left, 0, w, top - 10) > 2000, "tissue names");
+    assert!(dark(left + 2 * 18, top + 3 * cell + 40, w, h) > 200, "legend values");
+    assert_eq!(dark(0, top + 3 * cell + 2, left - 2, h), 0, "nothing drawn where nothing is");
+
+    let o = isoformer(&["predict", "-m", tiny_path(), "-i", "in.tsv", "-o", "x.tsv", "--plot", "heat.jpg"], &dir);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--plot heat.jpg: the name must end in .svg or .png"));
+    assert!(!dir.join("x.tsv").exists());
+}
