@@ -17,7 +17,8 @@ use crate::io::AtomicOutput;
 #[command(group(clap::ArgGroup::new("which").required(true).args(["genes", "transcripts", "all"])))]
 pub struct PrepareArgs {
     /// Genome FASTA: uncompressed with GENOME.fai, bgzip with GENOME.fai + GENOME.gzi (both read by
-    /// random access), or plain gzip (read whole into memory: slower, needs the genome's size in RAM).
+    /// random access), or plain gzip (read whole into memory first: slower to start, about a
+    /// second per 200 Mb, and needs the genome's size in RAM).
     #[arg(short, long)]
     pub genome: PathBuf,
     /// Annotation: GTF or GFF3 (`.gtf`, `.gff3`, `.gff`, optionally `.gz`).
@@ -43,7 +44,9 @@ pub struct PrepareArgs {
     /// are reconciled without it).
     #[arg(long, value_name = "MAP.tsv")]
     pub chrom_map: Option<PathBuf>,
-    /// Output TSV (`-` for standard output; `.gz` compresses; written to a temporary file and renamed).
+    /// Output TSV (`.gz` compresses; written to a temporary file and renamed at the end, so a
+    /// failure leaves none). `-` streams rows to standard output as they are made (a genome's
+    /// worth can be gigabytes): on a failure the stream stops early and the exit status is 1.
     #[arg(short, long, default_value = "-")]
     pub output: PathBuf,
 }
@@ -59,7 +62,8 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
     cds_end_incomplete (no final stop), cds_frame_broken (length not a multiple of 3: no protein), \
     cds_internal_stop (no protein).\n\n\
     GENOME ACCESS: uncompressed FASTA needs GENOME.fai (samtools faidx); bgzip FASTA with .fai and .gzi \
-    is read by random access too; a plain gzip FASTA is read whole into memory (slower).";
+    is read by random access too; a plain gzip FASTA is read whole into memory first (slower to start, \
+    and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).";
 
 /// The output columns, in order.
 pub const COLUMNS: [&str; 10] = ["transcript_id", "gene_id", "gene_name", "chrom", "strand", "tss", "dna", "rna", "protein", "flags"];
