@@ -76,8 +76,10 @@ pub struct TrainArgs {
     /// Which parts learn.
     #[arg(long, value_enum, default_value_t = PartsArg::FusionHead)]
     pub train_parts: PartsArg,
+    /// Passes over the training data.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Transcripts per optimizer step.
     #[arg(short, long, default_value_t = 8)]
     pub batch_size: usize,
     /// Peak learning rate.
@@ -98,6 +100,7 @@ pub struct TrainArgs {
     /// Seed of the batch order and of new head layers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Transform applied to the targets before fitting (undone at prediction).
     #[arg(long, value_enum, default_value_t = TransformArg::None)]
     pub target_transform: TransformArg,
     /// Standardise each target (training mean and standard deviation) before fitting.
