@@ -45,6 +45,12 @@ pub fn heatmap(format: PlotFormat, rows: &[(&str, &str, &[f32])], tissues: &[Str
     }
 }
 
+/// The scale of the legend: the official head's 30 tissues are log(TPM+1); a model trained on
+/// other targets (its own output names) is in whatever units those targets were.
+fn unit(outputs: &[String]) -> &'static str {
+    if outputs.iter().map(String::as_str).eq(isoformer_model::TISSUES) { " log(TPM+1)" } else { "" }
+}
+
 enum Shape {
     /// A filled cell; `title` is the SVG tooltip. Without one it is a legend swatch, outlined
     /// (the low end is white).
@@ -102,7 +108,7 @@ impl Figure {
         shapes.push(Shape::Rect { x: left, y, size: cell, fill: colour(lo), title: None });
         shapes.push(Shape::Text { x: left + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{lo:.3}") });
         shapes.push(Shape::Rect { x: left + 90, y, size: cell, fill: colour(hi), title: None });
-        shapes.push(Shape::Text { x: left + 90 + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{hi:.3} (predicted log(TPM+1))") });
+        shapes.push(Shape::Text { x: left + 90 + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{hi:.3} (predicted{})", unit(tissues)) });
         Self { width, height, shapes }
     }
 

@@ -2,23 +2,11 @@
 //! computed, files claimed before the model runs and moved into place at the end), and input
 //! from three FASTA files (the same numbers as the TSV; a catalogue of bad triplets).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn isoformer(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isoformer")).args(args).current_dir(cwd).output().expect("run isoformer")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isoformer-predict-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{isoformer, root, scratch};
 
 fn tiny() -> String {
     root().join("models/tiny").to_str().unwrap().to_string()

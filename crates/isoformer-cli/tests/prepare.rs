@@ -3,23 +3,9 @@
 //! record, a non-zero exit, and no output file (not even a temporary one).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn isoformer(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isoformer")).args(args).current_dir(cwd).output().expect("run isoformer")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("isoformer-prepare-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{isoformer, root, scratch};
 
 fn read_tsv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut lines = text.lines();
