@@ -83,6 +83,13 @@ def main():
     peak = max(r.get("gflops", 0) for r in peaks.values())
 
     results = {}
+    out = ROOT / "benches" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{started:%Y-%m-%d-%H%M}.json"
+
+    def save():  # after every measurement, so an interrupted run keeps what it measured
+        path.write_text(json.dumps({"info": info, "sgemm": peaks, "flops": flops, "results": results}, indent=1))
+
     for w in workloads:
         reps, warmup = ("1", "0") if w in BIG else ("3", "1")
         for rnd in range(a.rounds):
@@ -92,6 +99,7 @@ def main():
                 r = run_json(cmd + ["--workload", w, "--weights", str(weights), "--reps", reps, "--warmup", warmup],
                              a.timeout, env)
                 results.setdefault(w, {}).setdefault(side, []).append(r)
+                save()
                 shown = r.get("error") or f"{statistics.median(r['times_s']):.2f} s, {r['peak_rss_timed_mib']:.0f} MiB"
                 print(f"  {w} round {rnd + 1} {side}: {shown}", flush=True)
 
@@ -127,10 +135,7 @@ def main():
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print(f"\nload average before {info['loadavg_before'][0]:.2f}, after {info['loadavg_after'][0]:.2f}")
-    out = ROOT / "benches" / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"{started:%Y-%m-%d-%H%M}.json"
-    path.write_text(json.dumps({"info": info, "sgemm": peaks, "flops": flops, "results": results}, indent=1))
+    save()
     print(f"raw results: {path.relative_to(ROOT)}")
 
 
