@@ -25,21 +25,8 @@ fn tiny_end_to_end(device: &Device, tag: &str) {
     let m = &p.model;
 
     // Inputs: our tokenizers must give the reference's ids from the same strings.
-    let dnas = fx.json_strings("dna");
-    let rnas = fx.json_strings("rna");
-    let prots = fx.json_strings("protein");
-    let examples: Vec<Example> = (0..dnas.len())
-        .map(|i| Example { id: format!("tx{i}"), dna: dnas[i].clone(), rna: rnas[i].clone(), protein: prots[i].clone() })
-        .collect();
-    let encoded: Vec<_> = examples.iter().map(|e| p.encode(e).unwrap()).collect();
-    let rna_rows = fx.id_rows("input.rna_ids", 1);
-    let prot_rows = fx.id_rows("input.protein_ids", 1);
-    for (i, e) in encoded.iter().enumerate() {
-        assert_eq!(e.rna_tokens, rna_rows[i], "RNA ids of row {i}");
-        assert_eq!(e.protein_tokens, prot_rows[i], "protein ids of row {i}");
-    }
-    let one_hot: Vec<f32> = encoded.iter().flat_map(|e| e.dna_one_hot.clone()).collect();
-    assert_eq!(one_hot, fx.get("input.dna_onehot").1, "DNA one-hot");
+    let encoded = encode_checked(&fx, &p);
+    let (rna_rows, prot_rows) = (fx.id_rows("input.rna_ids", 1), fx.id_rows("input.protein_ids", 1));
 
     // Enformer, stage by stage.
     let (shape, x) = fx.get("input.dna_onehot");
@@ -86,7 +73,7 @@ fn tiny_end_to_end(device: &Device, tag: &str) {
 
     // Fusion and head, through the public forward.
     let o = p.forward(&encoded).unwrap();
-    let has_protein: Vec<bool> = prots.iter().map(|s| !s.is_empty()).collect();
+    let has_protein: Vec<bool> = fx.json_strings("protein").iter().map(|s| !s.is_empty()).collect();
     assert_eq!(has_protein, vec![true, false, true]);
     let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
     let after_rna = m.fusion.rna.forward(o.dna_embeddings.clone(), o.rna_embeddings.clone(), &valid(&rna_rows));

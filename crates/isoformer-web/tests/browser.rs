@@ -11,7 +11,7 @@ use isoformer_model::config::{EnformerGeometry, IsoformerConfig};
 use isoformer_model::enformer::{EnformerTrace, TransformerBlock};
 use isoformer_model::esm::EsmEncoder;
 use isoformer_model::weights::{Loader, SeededSource, seeded_values};
-use isoformer_model::{Example, ModelFiles, Predictor};
+use isoformer_model::{ModelFiles, Predictor};
 use isoformer_web::web::{self, WebPredictor};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
@@ -52,7 +52,7 @@ fn files_object(skip: Option<&str>) -> Object {
 
 #[path = "../../isoformer-model/tests/fixture/mod.rs"]
 mod fixture;
-use fixture::{ABS, Fixture, REL};
+use fixture::{ABS, Fixture, REL, encode_checked};
 
 /// Compare values with a fixture entry; returns max |Δ|, panics naming the first bad index.
 fn compare_vec(label: &str, shape: &[usize], got: &[f32], want: &(Vec<usize>, Vec<f32>)) -> f32 {
@@ -76,18 +76,8 @@ async fn tiny_end_to_end(device: &Device, tag: &str) {
     let p = tiny_predictor(device);
     let m = &p.model;
 
-    let (dnas, rnas, prots) = (fx.json_strings("dna"), fx.json_strings("rna"), fx.json_strings("protein"));
-    let encoded: Vec<_> = (0..dnas.len())
-        .map(|i| p.encode(&Example { id: format!("tx{i}"), dna: dnas[i].clone(), rna: rnas[i].clone(), protein: prots[i].clone() }).unwrap())
-        .collect();
-    let rna_rows = fx.id_rows("input.rna_ids", 1);
-    let prot_rows = fx.id_rows("input.protein_ids", 1);
-    for (i, e) in encoded.iter().enumerate() {
-        assert_eq!(e.rna_tokens, rna_rows[i], "RNA ids of row {i}");
-        assert_eq!(e.protein_tokens, prot_rows[i], "protein ids of row {i}");
-    }
-    let one_hot: Vec<f32> = encoded.iter().flat_map(|e| e.dna_one_hot.clone()).collect();
-    assert_eq!(one_hot, fx.get("input.dna_onehot").1, "DNA one-hot");
+    let encoded = encode_checked(&fx, &p);
+    let (rna_rows, prot_rows) = (fx.id_rows("input.rna_ids", 1), fx.id_rows("input.protein_ids", 1));
 
     let (shape, x) = fx.get("input.dna_onehot");
     let dna = Tensor::<3>::from_data(TensorData::new(x.clone(), [shape[0], shape[1], shape[2]]), device);

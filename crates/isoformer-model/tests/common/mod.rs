@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 
 #[path = "../fixture/mod.rs"]
 mod fixture;
-pub use fixture::{ABS, REL};
+pub use fixture::{ABS, REL, encode_checked};
 
 /// A fixture file of tests/fixtures (see fixture/mod.rs).
 pub struct Fixture(fixture::Fixture);
