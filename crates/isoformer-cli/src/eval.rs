@@ -3,13 +3,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use burn::tensor::Device;
-use isoformer_model::model::Encoded;
+use isoformer_io::{open_input, write_output};
+use isoformer_pipeline::data::{Targets, read_labeled};
+use isoformer_pipeline::input::Source;
+use isoformer_pipeline::job::Job;
 use isoformer_train::metrics::{self, Report};
 
-use crate::io::{at, write_output};
-use crate::train::{header, read_samples};
+use crate::predict::{load_predictor, run_job, set_threads};
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer eval --model trained --data test.tsv -o metrics.tsv --json metrics.json \
 --plot plots --baseline train.tsv\n\n\
@@ -56,59 +58,28 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
-fn read_f32(t: burn::tensor::Tensor<2>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow!("reading predictions back: {e:?}"))
-}
-
 pub fn run(args: &EvalArgs) -> Result<()> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n >= 1, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
-    }
+    set_threads(args.threads)?;
     let device = Device::flex();
-    let predictor = crate::predict::load_predictor(&args.model, &device)?;
+    let predictor = load_predictor(&args.model, &device)?;
     let names = predictor.output_names();
-    let cols = header(&args.data)?;
-    let missing: Vec<&String> = names.iter().filter(|n| !cols.contains(n)).collect();
-    if !missing.is_empty() {
-        bail!(
-            "{}: no column for the model's output(s) {} (the data needs one column per model output)",
-            at(&args.data, 1),
-            missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let (samples, _) = read_samples(&args.data, &names, &predictor)?;
-    let mut pred: Vec<Vec<f32>> = Vec::with_capacity(samples.len());
-    let n = names.len();
-    let mut order: Vec<usize> = (0..samples.len()).collect();
-    order.sort_by_key(|&i| samples[i].encoded.dna_len);
-    let mut by_index: Vec<Option<Vec<f32>>> = vec![None; samples.len()];
-    let mut start = 0;
-    while start < order.len() {
-        let len = samples[order[start]].encoded.dna_len;
-        let mut end = start;
-        while end < order.len() && end - start < args.batch_size && samples[order[end]].encoded.dna_len == len {
-            end += 1;
-        }
-        let batch: Vec<Encoded> = order[start..end].iter().map(|&i| samples[i].encoded.clone()).collect();
-        let out = predictor.forward(&batch).map_err(|e| anyhow!("{e}"))?;
-        let p = read_f32(out.predictions)?;
-        for (k, &i) in order[start..end].iter().enumerate() {
-            by_index[i] = Some(p[k * n..(k + 1) * n].to_vec());
-        }
-        start = end;
-    }
-    pred.extend(by_index.into_iter().map(|p| p.expect("every row predicted")));
-    let obs: Vec<Vec<f32>> = samples.iter().map(|s| s.targets.clone()).collect();
+    let data = read_labeled(Source::new(&args.data, open_input(&args.data)?), Targets::ModelOutputs(&names))?;
+    let examples = data.targets.len();
+    let mut job = Job::new(&predictor, data.records, args.batch_size)?;
+    run_job(&mut job, false, |_, _| Ok(()))?;
+    let table = job.finish()?;
+    let pred: Vec<Vec<f32>> = table.rows.iter().map(|r| r.values.clone()).collect();
+    let obs = data.targets;
     let report = metrics::report(&names, &pred, &obs);
 
     let baseline: Option<(Vec<f32>, Report)> = match &args.baseline {
         Some(path) => {
-            let (train, _) = read_samples(path, &names, &predictor)?;
+            let train = read_labeled(Source::new(path, open_input(path)?), Targets::ModelOutputs(&names))?.targets;
+            let n = names.len();
             let mut mean = vec![0f64; n];
-            for s in &train {
-                for (m, v) in mean.iter_mut().zip(&s.targets) {
+            for row in &train {
+                for (m, v) in mean.iter_mut().zip(row) {
                     *m += *v as f64;
                 }
             }
@@ -132,7 +103,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         tsv.push('\n');
     }
-    tsv += &format!("mean\t{}\t{}\t{}\t{}\t{}", samples.len(), f(report.mean_r2), f(report.mean_pearson), f(report.mean_spearman), f(report.mean_mse));
+    tsv += &format!("mean\t{}\t{}\t{}\t{}\t{}", examples, f(report.mean_r2), f(report.mean_pearson), f(report.mean_spearman), f(report.mean_mse));
     if let Some((_, b)) = &baseline {
         tsv += &format!("\t{}\t{}", f(b.mean_r2), f(b.mean_mse));
     }
@@ -142,26 +113,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let json = serde_json::json!({
             "model": args.model,
             "data": args.data,
-            "examples": samples.len(),
+            "examples": examples,
             "metrics": report,
             "baseline": baseline.as_ref().map(|(m, r)| serde_json::json!({ "what": "each target's mean over the baseline file", "file": args.baseline, "means": m, "metrics": r })),
         });
         write_output(path, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
     }
     if let Some(path) = &args.predictions {
-        let mut t = String::from("transcript_id");
-        for nm in &names {
-            t += &format!("\t{nm}");
-        }
-        t.push('\n');
-        for (s, p) in samples.iter().zip(&pred) {
-            t += &s.encoded.id;
-            for v in p {
-                t += &format!("\t{v:.6}");
-            }
-            t.push('\n');
-        }
-        write_output(path, t.as_bytes())?;
+        write_output(path, table.to_tsv().as_bytes())?;
     }
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: cannot create: {e}", dir.display()))?;
@@ -173,7 +132,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         write_output(&dir.join(file), scatter_svg(&target, &xs, &ys, &report.targets[k]).as_bytes())?;
         write_output(&dir.join("metrics.svg"), bars_svg(&report).as_bytes())?;
     }
-    write_output(&args.output, tsv.as_bytes())
+    Ok(write_output(&args.output, tsv.as_bytes())?)
 }
 
 fn esc(s: &str) -> String {

@@ -5,9 +5,6 @@
 
 mod convert;
 mod eval;
-mod inputs;
-mod io;
-mod parquet;
 mod plot;
 mod predict;
 mod prepare;
@@ -136,7 +133,7 @@ pub struct PredictArgs {
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
     /// Transcripts per forward pass (transcripts with the same DNA length are batched together).
-    #[arg(short, long, default_value_t = 1)]
+    #[arg(short, long, default_value_t = isoformer_pipeline::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// CPU threads for the model (rayon's pool; default: all cores).
     #[arg(short = 'j', long)]
@@ -173,8 +170,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            let mut shown = e.to_string();
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                // Errors that quote their cause in their own message are not repeated.
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                shown = text;
             }
             ExitCode::FAILURE
         }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
+use isoformer_pipeline::table::{PredictionTable, Units};
 use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
 
 /// DejaVu Sans cut to Latin-1 and common punctuation (assets/README.md).
@@ -36,19 +37,14 @@ impl PlotFormat {
     }
 }
 
-/// The heatmap file's bytes for `rows` of `(transcript_id, gene_id, values)`.
-pub fn heatmap(format: PlotFormat, rows: &[(&str, &str, &[f32])], tissues: &[String]) -> Result<Vec<u8>> {
-    let figure = Figure::heatmap(rows, tissues);
+/// The heatmap file's bytes for a prediction table.
+pub fn heatmap(format: PlotFormat, table: &PredictionTable) -> Result<Vec<u8>> {
+    let rows = crate::predict::plot_rows(table);
+    let figure = Figure::heatmap(&rows, &table.outputs, table.units());
     match format {
         PlotFormat::Svg => Ok(figure.svg().into_bytes()),
         PlotFormat::Png => figure.png(),
     }
-}
-
-/// The scale of the legend: the official head's 30 tissues are log(TPM+1); a model trained on
-/// other targets (its own output names) is in whatever units those targets were.
-fn unit(outputs: &[String]) -> &'static str {
-    if outputs.iter().map(String::as_str).eq(isoformer_model::TISSUES) { " log(TPM+1)" } else { "" }
 }
 
 enum Shape {
@@ -70,7 +66,7 @@ struct Figure {
 impl Figure {
     /// Rows grouped by gene (in order of first appearance), one colour scale (white → dark blue)
     /// from the smallest to the largest value, a legend with both ends.
-    fn heatmap(rows: &[(&str, &str, &[f32])], tissues: &[String]) -> Self {
+    fn heatmap(rows: &[(&str, &str, &[f32])], tissues: &[String], units: Units) -> Self {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, r) in rows.iter().enumerate() {
@@ -108,7 +104,7 @@ impl Figure {
         shapes.push(Shape::Rect { x: left, y, size: cell, fill: colour(lo), title: None });
         shapes.push(Shape::Text { x: left + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{lo:.3}") });
         shapes.push(Shape::Rect { x: left + 90, y, size: cell, fill: colour(hi), title: None });
-        shapes.push(Shape::Text { x: left + 90 + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{hi:.3} (predicted{})", unit(tissues)) });
+        shapes.push(Shape::Text { x: left + 90 + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{hi:.3} (predicted{})", units.legend()) });
         Self { width, height, shapes }
     }
 

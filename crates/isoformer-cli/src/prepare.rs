@@ -11,7 +11,8 @@ use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::{Limits, Transcript, prepare};
 use isoformer_model::IsoformerConfig;
 
-use crate::io::AtomicOutput;
+use isoformer_io::AtomicOutput;
+use isoformer_pipeline::prepared;
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["genes", "transcripts", "all"])))]
@@ -66,7 +67,6 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
     and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).";
 
 /// The output columns, in order.
-pub const COLUMNS: [&str; 10] = ["transcript_id", "gene_id", "gene_name", "chrom", "strand", "tss", "dna", "rna", "protein", "flags"];
 
 pub fn run(args: &PrepareArgs) -> Result<()> {
     let started = Instant::now();
@@ -116,7 +116,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     };
 
     let mut out = AtomicOutput::create(&args.output)?;
-    writeln!(out.writer(), "{}", COLUMNS.join("\t"))?;
+    prepared::write_header(out.writer())?;
     let mut flagged = 0usize;
     for &i in &selected {
         let rec = &annotation.transcripts[i];
@@ -138,20 +138,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         if !p.flags.is_empty() {
             flagged += 1;
         }
-        writeln!(
-            out.writer(),
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            t.transcript_id,
-            t.gene_id,
-            t.gene_name,
-            t.seq,
-            t.strand.symbol(),
-            t.tss() + 1,
-            p.dna,
-            p.rna,
-            p.protein,
-            p.flags.join(",")
-        )?;
+        prepared::write_row(out.writer(), &t, &p)?;
     }
     out.finish()?;
     log::info!(

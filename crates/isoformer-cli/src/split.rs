@@ -1,16 +1,15 @@
 //! `isoformer split`: gene-disjoint train/validation/test files.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::ValueEnum;
-
-use crate::io::{at, open_input, write_output};
+use isoformer_io::{Location, open_input, tsv, write_output};
+use isoformer_pipeline::columns::GENE_ID;
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer split --input data.tsv --by gene --fractions 0.8,0.1,0.1 --seed 1 -o data\n  \
 → data.train.tsv, data.valid.tsv, data.test.tsv\n\n\
-Rows are copied verbatim (header first). Every gene_id goes to exactly one split, so no split holds an \
+Rows are copied field for field (header first; fields trimmed of surrounding spaces). Every gene_id goes to exactly one split, so no split holds an \
 isoform of a gene seen in another. Genes are shuffled with --seed, then each is given to the split \
 furthest below its share of rows: shares follow --fractions up to the size of the genes. The same input, \
 fractions and seed always give the same split, whatever the row order. --gzip writes PREFIX.NAME.tsv.gz.";
@@ -54,53 +53,33 @@ pub fn run(args: &SplitArgs) -> Result<()> {
             k => (0..k).map(|i| format!("part{i}")).collect(),
         },
     };
+    if let Some((k, name)) = names.iter().enumerate().find(|(k, n)| names[..*k].contains(n)) {
+        bail!("--names: `{name}` given twice (name {} of {}): each part needs its own file", k + 1, names.len());
+    }
     if names.len() != args.fractions.len() {
         bail!("--names has {} names for {} fractions", names.len(), args.fractions.len());
     }
-    let reader = open_input(&args.input)?;
-    let mut header: Option<(String, usize)> = None;
-    let mut rows: Vec<(usize, String)> = Vec::new();
-    let mut genes: Vec<String> = Vec::new();
-    let mut width = 0;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}: read failed", at(&args.input, i + 1)))?;
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
+    let table = tsv::read(&args.input, open_input(&args.input)?, &[GENE_ID])?;
+    let g = table.require(&[GENE_ID])?[0];
+    let mut genes: Vec<String> = Vec::with_capacity(table.rows.len());
+    for row in &table.rows {
+        if row.fields[g].is_empty() {
+            bail!("{}: empty gene_id", table.at(row));
         }
-        let fields: Vec<&str> = line.split('\t').collect();
-        match &header {
-            None => {
-                let Some(g) = fields.iter().position(|f| f.trim() == "gene_id") else {
-                    bail!("{}: header has no `gene_id` column (found: {})", at(&args.input, i + 1), fields.join(", "));
-                };
-                width = fields.len();
-                header = Some((line.to_string(), g));
-            }
-            Some((_, g)) => {
-                if fields.len() != width {
-                    bail!("{}: {} fields, but the header has {width}", at(&args.input, i + 1), fields.len());
-                }
-                let gene = fields[*g].trim();
-                if gene.is_empty() {
-                    bail!("{}: empty gene_id", at(&args.input, i + 1));
-                }
-                genes.push(gene.to_string());
-                rows.push((i + 1, line.to_string()));
-            }
-        }
+        genes.push(row.fields[g].clone());
     }
-    let Some((head, _)) = header else { bail!("{}: empty file (expected a header)", at(&args.input, 1)) };
-    if rows.is_empty() {
-        bail!("{}: no rows after the header", at(&args.input, 1));
+    if table.rows.is_empty() {
+        bail!("{}: no rows after the header", Location::new(&table.path, table.header_line));
     }
+    let head = table.names.join("\t");
+    let rows: Vec<String> = table.rows.iter().map(|r| r.fields.join("\t")).collect();
     let of = isoformer_train::split::split_by_gene(&genes, &args.fractions, args.seed).map_err(|e| anyhow::anyhow!("--fractions: {e}"))?;
     let prefix = args.output.to_string_lossy().into_owned();
     for (k, name) in names.iter().enumerate() {
         let mut text = head.clone() + "\n";
         let mut n = 0;
         let mut g = std::collections::BTreeSet::new();
-        for ((_, row), (&s, gene)) in rows.iter().zip(of.iter().zip(&genes)) {
+        for (row, (&s, gene)) in rows.iter().zip(of.iter().zip(&genes)) {
             if s == k {
                 text += row;
                 text.push('\n');

@@ -1,17 +1,16 @@
 //! `isoformer train`: fine-tune a model directory on a TSV of inputs and targets.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use isoformer_model::config::TargetFunction;
-use isoformer_model::model::GatherError;
-use isoformer_model::{Example, ModelFiles, Predictor, TISSUES};
+use isoformer_io::open_input;
+use isoformer_model::{IsoformerConfig, ModelFiles, Tokenizers};
+use isoformer_pipeline::data::{Targets, read_labeled};
+use isoformer_pipeline::input::Source;
 use isoformer_train::{Event, Run, Sample, TrainOptions, TrainParts};
-
-use crate::io::{at, open_input, read_tsv_optional};
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer split --input data.tsv --by gene --fractions 0.8,0.1,0.1 --seed 1 -o data\n  \
 isoformer train --model models/tiny --train data.train.tsv --valid data.valid.tsv --out trained --epochs 3\n  \
@@ -129,87 +128,15 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// Columns `isoformer prepare` writes (never targets by default).
-pub const PREPARE_COLUMNS: [&str; 10] = ["transcript_id", "gene_id", "gene_name", "chrom", "strand", "tss", "dna", "rna", "protein", "flags"];
-
-/// The header's column names (first line that is neither empty nor a `#` comment).
-pub fn header(path: &Path) -> Result<Vec<String>> {
-    let reader = open_input(path)?;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}: read failed", at(path, i + 1)))?;
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        return Ok(line.trim_end_matches('\r').split('\t').map(|s| s.trim().to_string()).collect());
+/// Read inputs and targets (every value a finite number) and tokenize them.
+pub fn read_samples(path: &Path, targets: Targets<'_>, tokenizers: &Tokenizers) -> Result<(Vec<Sample>, Vec<String>)> {
+    let data = read_labeled(Source::new(path, open_input(path)?), targets)?;
+    let mut samples = Vec::with_capacity(data.targets.len());
+    for (record, targets) in data.records.records.iter().zip(data.targets) {
+        let encoded = tokenizers.encode(&record.example()).map_err(|e| anyhow!("{}: {e}", record.at))?;
+        samples.push(Sample { encoded, targets });
     }
-    bail!("{}: empty file (expected a header)", at(path, 1))
-}
-
-/// The target columns: `asked`, or the default rule.
-pub fn target_columns(path: &Path, asked: Option<&[String]>) -> Result<Vec<String>> {
-    let cols = header(path)?;
-    if let Some(asked) = asked {
-        for t in asked {
-            if !cols.contains(t) {
-                bail!("{}: no target column `{t}` (columns: {})", at(path, 1), cols.join(", "));
-            }
-        }
-        return Ok(asked.to_vec());
-    }
-    if TISSUES.iter().all(|t| cols.iter().any(|c| c == t)) {
-        return Ok(TISSUES.iter().map(|s| s.to_string()).collect());
-    }
-    let rest: Vec<String> = cols.into_iter().filter(|c| !PREPARE_COLUMNS.contains(&c.as_str())).collect();
-    if rest.is_empty() {
-        bail!("{}: no target columns (add numeric columns, e.g. the 30 tissue names, or name them with --targets)", at(path, 1));
-    }
-    Ok(rest)
-}
-
-/// Read inputs and targets: `(samples, gene ids)`; every value must be a finite number.
-pub fn read_samples(path: &Path, targets: &[String], predictor: &Predictor) -> Result<(Vec<Sample>, Vec<String>)> {
-    let mut want: Vec<&str> = vec!["transcript_id", "dna", "rna", "protein"];
-    want.extend(targets.iter().map(String::as_str));
-    let (tsv, _) = read_tsv_optional(path, &want, &["gene_id"])?;
-    let mut samples = Vec::with_capacity(tsv.rows.len());
-    let mut genes = Vec::with_capacity(tsv.rows.len());
-    let mut seen = std::collections::HashMap::new();
-    for (line, f) in &tsv.rows {
-        let ex = Example { id: f[0].clone(), dna: f[1].clone(), rna: f[2].clone(), protein: f[3].clone() };
-        if ex.id.is_empty() {
-            bail!("{}: empty transcript_id", at(path, *line));
-        }
-        if let Some(first) = seen.insert(ex.id.clone(), *line) {
-            bail!("{}: transcript_id {} already on line {first}", at(path, *line), ex.id);
-        }
-        let encoded = predictor.encode(&ex).map_err(|e| anyhow!("{}: {e}", at(path, *line)))?;
-        let mut values = Vec::with_capacity(targets.len());
-        for (k, name) in targets.iter().enumerate() {
-            let raw = &f[4 + k];
-            let v: f32 = raw
-                .parse()
-                .ok()
-                .filter(|v: &f32| v.is_finite())
-                .ok_or_else(|| anyhow!("{}: {}: target `{name}` is {raw:?}, not a finite number", at(path, *line), ex.id))?;
-            values.push(v);
-        }
-        samples.push(Sample { encoded, targets: values });
-        genes.push(f[4 + targets.len()].clone());
-    }
-    if samples.is_empty() {
-        bail!("{}: no rows after the header", at(path, 1));
-    }
-    Ok((samples, genes))
-}
-
-pub fn read_model_files(dir: &Path) -> Result<ModelFiles> {
-    ModelFiles::gather(|name| std::fs::read(dir.join(name))).map_err(|e| {
-        let (file, why) = match e {
-            GatherError::Read { file, source } => (file, source.to_string()),
-            GatherError::NotUtf8 { file } => (file, "not UTF-8 text".to_string()),
-        };
-        anyhow!("{}: cannot read: {why}", dir.join(file).display())
-    })
+    Ok((samples, data.target_names))
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -221,23 +148,21 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n >= 1, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
-    }
+    crate::predict::set_threads(args.threads)?;
     anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
     anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
     anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
     let device = Device::flex();
-    let predictor = crate::predict::load_predictor(&args.model, &device)?;
-    let base = read_model_files(&args.model)?;
-    let targets = target_columns(&args.train, args.targets.as_deref())?;
-    let (train, _) = read_samples(&args.train, &targets, &predictor)?;
+    let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
+    // Encoding needs the tokenizers only: the weights are loaded once, by the run.
+    let config = IsoformerConfig::from_json(&base.config_json).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?;
+    let tokenizers = Tokenizers::from_files(&base, &config).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let asked = args.targets.as_deref().map_or(Targets::Default, Targets::Named);
+    let (train, targets) = read_samples(&args.train, asked, &tokenizers)?;
     let valid = match &args.valid {
-        Some(p) => read_samples(p, &targets, &predictor)?.0,
+        Some(p) => read_samples(p, Targets::Named(&targets), &tokenizers)?.0,
         None => Vec::new(),
     };
-    drop(predictor);
     let parts = match args.train_parts {
         PartsArg::Head => TrainParts::Head,
         PartsArg::FusionHead => TrainParts::FusionHead,

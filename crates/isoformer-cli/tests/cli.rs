@@ -110,7 +110,7 @@ fn bad_inputs_name_file_and_line() {
     failing("transcript_id\tdna\trna\tprotein\nx\tACGTACGT\tACG\tMK\n", &["bad.tsv:2", "fewer than enformer_target_length"]);
     failing(&format!("transcript_id\tdna\trna\tprotein\nx\t{0}\tACG\tMK\nx\t{0}\tA\tM\n", row[1]), &["bad.tsv:3", "already on line 2"]);
     failing("transcript_id\tdna\trna\tprotein\nx\tACGT\n", &["bad.tsv:2", "2 fields, but the header has 4"]);
-    failing(&format!("transcript_id\tdna\trna\tprotein\nx\t{}\tAC-G\tMK\n", row[1]), &["bad.tsv:2", "'-' at position 2"]);
+    failing(&format!("transcript_id\tdna\trna\tprotein\nx\t{}\tAC-G\tMK\n", row[1]), &["bad.tsv:2", "'-' is not an allowed RNA letter (rna position 3)"]);
 }
 
 #[test]

@@ -1,0 +1,166 @@
+//! The prediction table: one row per transcript, one column per model output, named and scaled
+//! as the model says. The CLI writes it as TSV or Parquet, the page shows and downloads the TSV:
+//! the same bytes.
+
+use isoformer_model::TISSUES;
+
+/// One transcript's predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionRow {
+    pub transcript_id: String,
+    /// Empty when unknown.
+    pub gene_id: String,
+    /// One value per output, in the model's order.
+    pub values: Vec<f32>,
+}
+
+/// Predictions in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionTable {
+    /// Output names: the model config's `isoformer_output_names`, the 30 GTEx tissues for the
+    /// official head, `output_N` otherwise.
+    pub outputs: Vec<String>,
+    /// Whether the table has a `gene_id` column (the input had one, or was FASTA).
+    pub has_gene: bool,
+    pub rows: Vec<PredictionRow>,
+}
+
+/// What the values measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// The official head's 30 GTEx tissues: log(TPM + 1).
+    LogTpm,
+    /// Anything else (a model trained on other targets): the values are in its targets' units,
+    /// named by its output columns.
+    OutputNames,
+}
+
+impl Units {
+    /// A legend suffix: ` log(TPM+1)` or nothing.
+    pub fn legend(self) -> &'static str {
+        match self {
+            Units::LogTpm => " log(TPM+1)",
+            Units::OutputNames => "",
+        }
+    }
+
+    /// One sentence for a results page.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Units::LogTpm => "Predicted log(TPM+1) per tissue.",
+            Units::OutputNames => "Predicted values of the model's outputs (its own units: see the column names and the model card).",
+        }
+    }
+}
+
+impl PredictionTable {
+    /// The official 30 tissue names mean log(TPM+1); other names carry their own units.
+    pub fn units(&self) -> Units {
+        if self.outputs.iter().map(String::as_str).eq(TISSUES) { Units::LogTpm } else { Units::OutputNames }
+    }
+
+    /// `transcript_id` (`gene_id` when the table has it), then one column per output, values
+    /// with 6 decimals.
+    pub fn to_tsv(&self) -> String {
+        let mut text = String::from(if self.has_gene { "transcript_id\tgene_id" } else { "transcript_id" });
+        for n in &self.outputs {
+            text.push('\t');
+            text.push_str(n);
+        }
+        text.push('\n');
+        for row in &self.rows {
+            text.push_str(&row.transcript_id);
+            if self.has_gene {
+                text.push('\t');
+                text.push_str(&row.gene_id);
+            }
+            for v in &row.values {
+                text.push_str(&format!("\t{v:.6}"));
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The Parquet file's bytes (see [`crate::table::parquet`]).
+    #[cfg(feature = "parquet")]
+    pub fn to_parquet(&self) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
+        parquet::write(self)
+    }
+}
+
+/// The predictions as one Parquet row group, written with the `parquet` crate's low-level writer
+/// (no Arrow): `transcript_id` and `gene_id` as UTF-8 byte arrays (`gene_id` empty when unknown),
+/// then one `FLOAT` column per output, named as in the TSV header, the model's f32 values
+/// unrounded; every column required. Uncompressed: the table is mostly 32-bit floats that
+/// general-purpose codecs barely shrink, and every Parquet reader reads it without a codec.
+#[cfg(feature = "parquet")]
+mod parquet {
+    use std::sync::Arc;
+
+    use parquet::basic::{LogicalType, Repetition, Type as PhysicalType};
+    use parquet::data_type::{ByteArray, ByteArrayType, FloatType};
+    use parquet::errors::Result;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+
+    use super::PredictionTable;
+
+    pub fn write(table: &PredictionTable) -> Result<Vec<u8>> {
+        let text = |name: &str| {
+            let t = Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY).with_repetition(Repetition::REQUIRED);
+            t.with_logical_type(Some(LogicalType::String)).build().map(Arc::new)
+        };
+        let mut fields = vec![text("transcript_id")?, text("gene_id")?];
+        for n in &table.outputs {
+            fields.push(Arc::new(Type::primitive_type_builder(n, PhysicalType::FLOAT).with_repetition(Repetition::REQUIRED).build()?));
+        }
+        let schema = Arc::new(Type::group_type_builder("predictions").with_fields(fields).build()?);
+        let props = Arc::new(WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION"))).build());
+        let mut bytes = Vec::new();
+        let mut writer = SerializedFileWriter::new(&mut bytes, schema, props)?;
+        let mut group = writer.next_row_group()?;
+        let ids: [fn(&super::PredictionRow) -> &str; 2] = [|r| &r.transcript_id, |r| &r.gene_id];
+        for id in ids {
+            let values: Vec<ByteArray> = table.rows.iter().map(|r| ByteArray::from(id(r))).collect();
+            let mut column = group.next_column()?.expect("a column per schema field");
+            column.typed::<ByteArrayType>().write_batch(&values, None, None)?;
+            column.close()?;
+        }
+        for j in 0..table.outputs.len() {
+            let values: Vec<f32> = table.rows.iter().map(|r| r.values[j]).collect();
+            let mut column = group.next_column()?.expect("a column per schema field");
+            column.typed::<FloatType>().write_batch(&values, None, None)?;
+            column.close()?;
+        }
+        group.close()?;
+        writer.close()?;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(has_gene: bool) -> PredictionTable {
+        let row = |id: &str, gene: &str, values: Vec<f32>| PredictionRow { transcript_id: id.into(), gene_id: gene.into(), values };
+        PredictionTable { outputs: vec!["x".into(), "y".into()], has_gene, rows: vec![row("a", "g", vec![1.0, -0.5]), row("b", "", vec![0.1234567, 2.0])] }
+    }
+
+    #[test]
+    fn tsv_layout_with_and_without_gene_id() {
+        assert_eq!(table(false).to_tsv(), "transcript_id\tx\ty\na\t1.000000\t-0.500000\nb\t0.123457\t2.000000\n");
+        assert_eq!(table(true).to_tsv(), "transcript_id\tgene_id\tx\ty\na\tg\t1.000000\t-0.500000\nb\t\t0.123457\t2.000000\n");
+    }
+
+    #[test]
+    fn units_follow_the_output_names() {
+        assert_eq!(table(true).units(), Units::OutputNames);
+        let mut t = table(true);
+        t.outputs = TISSUES.iter().map(|s| s.to_string()).collect();
+        assert_eq!(t.units(), Units::LogTpm);
+        assert_eq!(t.units().legend(), " log(TPM+1)");
+    }
+}
