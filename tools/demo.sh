@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out}
 mkdir -p "$out"
-cargo build --release --workspace --bins --locked
-bin="${CARGO_TARGET_DIR:-target}/release/isoformer"
+# `isoformer` as tools/setup.sh installed it (cargo's bin directory), else this checkout's build.
+bin=$(command -v isoformer || echo "${CARGO_TARGET_DIR:-target}/release/isoformer")
 "$bin" prepare --genome examples/genome.fa.gz --annotation examples/genes.gtf --all \
   --model models/demo --window 1024 -o "$out/examples.tsv"
 "$bin" predict --model models/demo --input "$out/examples.tsv" --output "$out/predictions.tsv" \

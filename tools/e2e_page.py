@@ -11,10 +11,15 @@ Chromium through chromedriver, with nothing but the Python standard library.
    |Δ| ≤ 1e-4 + 1e-4·|ref|.
 4. Bad inputs through the file picker (a FASTA, a binary file, a table with a bad letter, an
    incomplete model directory) must each give a readable message, and the page must predict again afterwards.
-5. Self-check: a fetch injected into the page after all that must be caught by the detector.
-6. Saves a screenshot (SCREENSHOT) of the page with its results.
+5. The user's own files: the demo model directory (DEMO_MODEL) and `isoformer prepare`'s output
+   of the bundled examples (PREPARED) through the file pickers, predicted on the CPU backend: the
+   page's table, cell by cell, must equal the native CLI's TSV for the same files (DEMO_TSV) byte
+   for byte (gene_id column, ids, six-decimal values, line order); then on WebGPU within the
+   parity tolerance.
+6. Self-check: a fetch injected into the page after all that must be caught by the detector.
+7. Saves a screenshot (SCREENSHOT) of the page with its results.
 
-usage: e2e_page.py DIST NATIVE_TSV SCREENSHOT
+usage: e2e_page.py DIST NATIVE_TSV SCREENSHOT DEMO_MODEL PREPARED DEMO_TSV
 """
 
 import base64
@@ -156,9 +161,11 @@ def network_requests(entries):
 
 
 def read_tsv(text):
+    """Header and {transcript_id: values}; a gene_id column (as prepare's inputs give) is skipped."""
     lines = [l for l in text.splitlines() if l]
     header = lines[0].split("\t")
-    rows = {l.split("\t")[0]: [float(x) for x in l.split("\t")[1:]] for l in lines[1:]}
+    skip = 2 if header[1:2] == ["gene_id"] else 1
+    rows = {l.split("\t")[0]: [float(x) for x in l.split("\t")[skip:]] for l in lines[1:]}
     return header, rows
 
 
@@ -166,17 +173,52 @@ def compare_table(wd, want_header, want):
     got = wd.js("""
         const t = document.getElementById('table');
         return Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent));""")
-    header, rows = got[0], {r[0]: [float(x) for x in r[1:]] for r in got[1:]}
+    skip = 2 if got[0][1:2] == ["gene_id"] else 1
+    header, rows = got[0], {r[0]: [float(x) for x in r[skip:]] for r in got[1:]}
     assert header == want_header, f"table header {header} != CLI header {want_header}"
     assert list(rows) == list(want), f"table rows {list(rows)} != CLI rows {list(want)}"
     worst = 0.0
     for tid, w in want.items():
         for j, (g, r) in enumerate(zip(rows[tid], w)):
             d = abs(g - r)
-            assert d <= ABS + REL * abs(r), f"{tid} {header[j + 1]}: page {g}, CLI {r}, |Δ| = {d}"
+            assert d <= ABS + REL * abs(r), f"{tid} {header[j + skip]}: page {g}, CLI {r}, |Δ| = {d}"
             worst = max(worst, d)
     device = wd.js("return document.getElementById('model-status').dataset.device")
     print(f"max |Δ| page ({device}) vs native CLI ({len(want)}×{len(want_header) - 1}): {worst:.3e}")
+
+
+def table_text(wd):
+    """The page's result table as TSV text: its cells joined by tabs, its rows by newlines."""
+    rows = wd.js("""
+        const t = document.getElementById('table');
+        return Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent).join('\\t'));""")
+    return "".join(r + "\n" for r in rows)
+
+
+def own_files(wd, demo_model, prepared, demo_tsv):
+    """The demo model and prepare's TSV through the pickers; byte-for-byte on CPU, tolerance on WebGPU."""
+    with open(demo_tsv) as f:
+        want_text = f.read()
+    want_header, want = read_tsv(want_text)
+    names = ["config.json", "model.safetensors", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"]
+    for backend in ["cpu", "auto"]:
+        wd.js(f"const s = document.getElementById('backend'); s.value = '{backend}'; s.dispatchEvent(new Event('change'));")
+        wd.send_file("#model-files", "\n".join(os.path.abspath(os.path.join(demo_model, n)) for n in names))
+        wait_for(wd, "return document.body.dataset.state === 'loaded'", f"the demo model to load ({backend})")
+        wd.send_file("#input-file", os.path.abspath(prepared))
+        base = os.path.basename(prepared)
+        wait_for(wd, f"return document.getElementById('input-status').textContent.includes('{base} (')", "prepare's table to be read")
+        predict_and_wait(wd)
+        if backend == "cpu":
+            got = table_text(wd)
+            if got != want_text:
+                g, w = got.splitlines(), want_text.splitlines()
+                i = next((i for i, (a, b) in enumerate(zip(g, w)) if a != b), min(len(g), len(w)))
+                show = lambda lines: repr(lines[i][:300]) if i < len(lines) else "(no line)"
+                raise AssertionError(f"page table differs from the CLI's TSV at line {i + 1}:\n page {show(g)}\n CLI  {show(w)}")
+            print(f"page (CPU) on prepare's output of the examples: byte for byte the CLI's TSV ({len(want)} rows, {len(want_text)} bytes)")
+        else:
+            compare_table(wd, want_header, want)
 
 
 def predict_and_wait(wd):
@@ -193,7 +235,7 @@ def expect_error(wd, what, starts):
 
 
 def main():
-    dist, native_tsv, screenshot = sys.argv[1:4]
+    dist, native_tsv, screenshot, demo_model, prepared, demo_tsv = sys.argv[1:7]
     with open(native_tsv) as f:
         want_header, want = read_tsv(f.read())
     server = Server(dist)
@@ -261,6 +303,7 @@ def main():
         again = wd.js("return Array.from(document.getElementById('table').rows).length")
         assert again == len(want) + 1, f"after the bad inputs the table has {again} rows"
         print("the page keeps working after bad inputs")
+        own_files(wd, demo_model, prepared, demo_tsv)
 
         after = server.requests[mark:]
         net = network_requests(wd.perf_log())

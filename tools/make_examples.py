@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rebuild examples/ (genome.fa.gz + .fai + .gzi, genes.gtf, SHA256SUMS) from registry packages.
 
-Sources (see ../shared/DATA.md and examples/README.md):
+Sources (see docs/DATA.md and examples/README.md):
   G5  Debian hisat2        examples/reference/22_20-21M.fa   hg19 chr22:20,000,001-21,000,000
   G6  Debian r-bioc-ballgown extdata/annot.gtf.gz            Ensembl GRCh37 chr22 annotation
   G2  Debian augustus-doc  tutorial/data/chr3.42M.fa         hg19 chr3:42,000,000-44,000,000

@@ -15,7 +15,7 @@ What is the reference for what:
     output split in halves [x1, x2], SiLU(x1) * x2; `output.dense` is Linear(intermediate ->
     hidden, bias=add_bias_fnn). It is written here, not imported.
   * Cross-attention fusion and head: the official modules are not public. `CrossAttention`
-    follows ../shared/REFERENCE.md (q, k, v, dense with biases, keys masked with -1e30,
+    follows docs/REFERENCE.md (q, k, v, dense with biases, keys masked with -1e30,
     out = dense(context) + x, no norm, no FFN). The head is mean over DNA bins
     [pool_window_start, pool_window_end) -> Linear -> activation -> Linear -> 30.
     A transcript without protein skips the protein cross-attention (its DNA embeddings pass
@@ -83,7 +83,7 @@ def esm_forward(model, ids, output_hidden_states=False):
     transformers 4.56's `EsmModel.forward` no longer passes `attention_mask` to `EsmEmbeddings`,
     so padding rows are not zeroed and ESM's token-dropout ratio is taken over the padded length.
     ESM-2's own code, the transformers releases IsoFormer was built with (4.29) and
-    ../shared/REFERENCE.md mask them; so do we (a transcript's result must not depend on what
+    docs/REFERENCE.md mask them; so do we (a transcript's result must not depend on what
     it was batched with). Passing the embeddings in restores that behaviour exactly."""
     mask = (ids != 1).long()
     emb = model.esm.embeddings(input_ids=ids, attention_mask=mask)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Planted-signal benchmark (issue 7): synthetic transcripts with motifs planted in DNA, RNA and
+# Planted-signal benchmark: synthetic transcripts with motifs planted in DNA, RNA and
 # protein, a small IsoFormer trained end to end on CPU, held-out-gene R² and single-modality
 # ablations. Source: crates/isoformer-train/examples/planted.rs. Exits non-zero on failure.
 #   bash tools/planted.sh [OUT_DIR] [--epochs N] [--genes N]

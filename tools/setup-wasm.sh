@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The browser half's tools (see ../shared/WASM.md): a wasm32 standard library, wasm-bindgen-cli at
+# The browser half's tools (see docs/WASM.md): a wasm32 standard library, wasm-bindgen-cli at
 # exactly the wasm-bindgen version in Cargo.lock, Chromium + chromedriver from Debian, and trunk.
-# Idempotent: every step skips what is already there. Called by tools/setup.sh.
+# Idempotent: every step skips what is already there. Called by tools/setup-tests.sh.
 #
 # wasm32 std: `rustup target add` first; when rustup cannot fetch it, Debian's signed rustc-web
 # (bookworm-security) is linked as the rustup toolchain `debian-web` and std is rebuilt from

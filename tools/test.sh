@@ -9,8 +9,8 @@ grep -h "^max |Δ|" target-test.log | sort -u || true
 grep -h "^SKIPPED" target-test.log | sort -u || true
 rm -f target-test.log
 # The shared core compiles for the browser.
-cargo check --locked --target wasm32-unknown-unknown -p isoformer-model
-echo "wasm32 check: isoformer-model builds for wasm32-unknown-unknown"
+cargo check --locked --target wasm32-unknown-unknown -p isoformer-model -p isoformer-pipeline
+echo "wasm32 check: isoformer-model and isoformer-pipeline build for wasm32-unknown-unknown"
 
 # The browser half (crates/isoformer-web): the parity cases and the page's path in headless
 # Chromium, on WebGPU (SwiftShader) and on burn's CPU backend. wasm builds use their own target
@@ -30,17 +30,23 @@ echo "wasm32 check: isoformer-model builds for wasm32-unknown-unknown"
 
 # The page end to end: `trunk build`, served on 127.0.0.1, driven in headless Chromium
 # (tools/e2e_page.py): the bundled example's table must equal the native CLI's output within the
-# parity tolerance, bad inputs must give messages, and no request may follow the model's load.
-native_tsv=$(mktemp /tmp/isoformer-native.XXXXXX.tsv)
+# parity tolerance, bad inputs must give messages, no request may follow the model's load, and on
+# `prepare`'s output of the bundled examples with the demo model (picked as the user's own files)
+# the page's table must be the CLI's TSV byte for byte.
+work=$(mktemp -d /tmp/isoformer-e2e-inputs.XXXXXX)
 # The binary `cargo test --workspace` built above (no second host build with other features).
-"${CARGO_TARGET_DIR:-target}/release/isoformer" predict --model models/tiny --input models/tiny/example.tsv --output "$native_tsv"
+bin="${CARGO_TARGET_DIR:-target}/release/isoformer"
+"$bin" predict --model models/tiny --input models/tiny/example.tsv --output "$work/tiny.tsv"
+"$bin" prepare --genome examples/genome.fa.gz --annotation examples/genes.gtf --all --model models/demo \
+  --window 1024 -o "$work/examples.tsv"
+"$bin" predict --model models/demo --input "$work/examples.tsv" --output "$work/demo_predictions.tsv" -q
 (
   source tools/wasm-env.sh
   t0=$(date +%s)
   trunk build --locked
   echo "trunk build: $(( $(date +%s) - t0 )) s; dist/isoformer-web_bg.wasm $(stat -c %s dist/isoformer-web_bg.wasm) bytes"
   t0=$(date +%s)
-  python3 tools/e2e_page.py dist "$native_tsv" artifacts/page.png
+  python3 tools/e2e_page.py dist "$work/tiny.tsv" artifacts/page.png models/demo "$work/examples.tsv" "$work/demo_predictions.tsv"
   echo "page test: $(( $(date +%s) - t0 )) s"
 )
-rm -f "$native_tsv"
+rm -rf "$work"

@@ -143,23 +143,24 @@ $("download").addEventListener("click", () => {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 });
 
+// The table is the TSV isoformer-pipeline wrote (the bytes `isoformer predict` writes and the
+// download button saves), split into cells: the page never formats a number itself.
 function showResults(m) {
-  const n = m.outputs.length;
   const table = $("table");
   table.replaceChildren();
+  const lines = m.tsv.split("\n").filter((l) => l.length > 0);
   const head = table.createTHead().insertRow();
-  for (const h of ["transcript_id", ...m.outputs]) {
+  for (const h of lines[0].split("\t")) {
     const th = document.createElement("th");
     th.textContent = h;
     head.appendChild(th);
   }
   const body = table.createTBody();
-  m.ids.forEach((id, i) => {
+  for (const line of lines.slice(1)) {
     const row = body.insertRow();
-    row.insertCell().textContent = id;
-    for (let j = 0; j < n; j++) row.insertCell().textContent = m.values[i * n + j].toFixed(6);
-  });
-  $("result-note").textContent = m.warnings.length ? m.warnings.join("\n") : "Predicted log(TPM+1) per tissue.";
+    for (const cell of line.split("\t")) row.insertCell().textContent = cell;
+  }
+  $("result-note").textContent = m.warnings.length ? m.warnings.join("\n") + "\n" + m.units : m.units;
   $("results").hidden = false;
   drawHeatmap(m);
 }

@@ -30,7 +30,7 @@ self.onmessage = async (event) => {
       const p = await predictor.predict(msg.name, msg.text, (done, total) => self.postMessage({ type: "progress", done, total }));
       self.postMessage({
         type: "result", ids: p.ids, outputs: p.outputs, values: p.values, tsv: p.tsv,
-        warnings: p.warnings, millis: p.millis, device: predictor.device,
+        warnings: p.warnings, units: p.units, millis: p.millis, device: predictor.device,
       });
       p.free();
     }

@@ -24,7 +24,7 @@ use isoformer_model::weights::{Loader, SafetensorsSource};
 use isoformer_model::{Isoformer, IsoformerConfig};
 use safetensors::SafeTensors;
 
-/// The workloads of issue 8, by name (the same names in `torch_side.py`).
+/// The benchmark workloads, by name (the same names in `torch_side.py`).
 const WORKLOADS: [&str; 5] = ["esm-1x512", "esm-8x256", "nt-1x2048", "enformer", "full"];
 
 fn main() {

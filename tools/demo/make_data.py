@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the demo model's dataset from real registry data (../shared/DATA.md), no network beyond
+"""Build the demo model's dataset from real registry data (docs/DATA.md), no network beyond
 the two package downloads, standard library only.
 
 Sources (fetched by tools/demo/rebuild.sh with `apt-get download` and `pip download`):

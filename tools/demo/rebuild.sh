@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild models/demo from real registry data (../shared/DATA.md): fetch augustus-doc (hg19
+# Rebuild models/demo from real registry data (docs/DATA.md): fetch augustus-doc (hg19
 # fragments) and mmsplice 2.4.0 (GENCODE exons, GTEx exon PSI), build the dataset
 # (tools/demo/make_data.py), split it by gene, train a small IsoFormer from seeded weights with
 # `isoformer train`, evaluate it on the held-out genes with `isoformer eval` (and the

@@ -3,16 +3,14 @@
 use std::cell::RefCell;
 
 use burn::tensor::{Device, Tensor};
-use isoformer_model::model::{Encoded, GatherError};
+use isoformer_model::model::{GatherError, ModelError};
 use isoformer_model::{ModelFiles, Predictor};
+use isoformer_pipeline::input::{InputError, Source, read_tsv};
+use isoformer_pipeline::job::{Job, JobError};
+use isoformer_pipeline::{DEFAULT_BATCH_SIZE, one_line};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-
-use crate::tsv;
-
-/// Transcripts per forward pass (the CLI's default `--batch-size`).
-const BATCH: usize = 8;
 
 thread_local! {
     /// burn's wgpu runtime can be initialised once per page (a second `init_async` is refused),
@@ -30,20 +28,47 @@ pub struct Selected {
     pub fallback_reason: Option<String>,
 }
 
+/// Why the page could not do what it was asked. JavaScript's own failures arrive as text
+/// (`detail`); everything from Rust keeps its typed cause.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("this browser has no WebGPU (navigator.gpu is missing)")]
+    NoWebGpu,
+    #[error("navigator.gpu.requestAdapter is missing")]
+    NoRequestAdapter,
+    #[error("requestAdapter failed: {detail}")]
+    AdapterRequest { detail: String },
+    #[error("navigator.gpu.requestAdapter() found no adapter")]
+    NoAdapter,
+    #[error("{detail}")]
+    WebGpuStart { detail: String },
+    #[error("unknown backend {name:?} (expected auto, webgpu or cpu)")]
+    UnknownBackend { name: String },
+    #[error("reading a tensor back: {detail}")]
+    Readback { detail: String },
+    #[error("{}", one_line(.0))]
+    ModelFile(#[from] GatherError<MissingFile>),
+    #[error("{}", one_line(.0))]
+    Model(#[from] ModelError),
+    #[error("{}", one_line(.0))]
+    Input(#[from] InputError),
+    #[error("{}", one_line(.0))]
+    Job(#[from] JobError),
+}
+
 fn get(target: &JsValue, key: &str) -> Option<JsValue> {
     Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 /// The WebGPU adapter's description, or why there is none. Works in windows and workers.
-pub async fn webgpu_adapter() -> Result<String, String> {
-    let gpu = get(&js_sys::global(), "navigator")
-        .and_then(|n| get(&n, "gpu"))
-        .ok_or("this browser has no WebGPU (navigator.gpu is missing)")?;
-    let request: Function = get(&gpu, "requestAdapter").ok_or("navigator.gpu.requestAdapter is missing")?.unchecked_into();
-    let promise = request.call0(&gpu).map_err(|e| format!("requestAdapter failed: {e:?}"))?;
-    let adapter = JsFuture::from(js_sys::Promise::from(promise)).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+pub async fn webgpu_adapter() -> Result<String, WebError> {
+    let gpu = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "gpu")).ok_or(WebError::NoWebGpu)?;
+    let request: Function = get(&gpu, "requestAdapter").ok_or(WebError::NoRequestAdapter)?.unchecked_into();
+    let failed = |e: JsValue| WebError::AdapterRequest { detail: format!("{e:?}") };
+    let promise = request.call0(&gpu).map_err(failed)?;
+    let adapter = JsFuture::from(js_sys::Promise::from(promise)).await.map_err(failed)?;
     if adapter.is_null() || adapter.is_undefined() {
-        return Err("navigator.gpu.requestAdapter() found no adapter".into());
+        return Err(WebError::NoAdapter);
     }
     let info = get(&adapter, "info");
     let field = |k: &str| info.as_ref().and_then(|i| get(i, k)).and_then(|v| v.as_string()).filter(|s| !s.is_empty());
@@ -53,12 +78,12 @@ pub async fn webgpu_adapter() -> Result<String, String> {
 
 /// burn's wgpu device on the browser's WebGPU adapter and its label (initialised once, then
 /// reused; a failure is remembered too).
-pub async fn webgpu_device() -> Result<(Device, String), String> {
+pub async fn webgpu_device() -> Result<(Device, String), WebError> {
     let promise = WEBGPU_INIT.with(|p| {
         p.borrow_mut()
             .get_or_insert_with(|| {
                 wasm_bindgen_futures::future_to_promise(async {
-                    let adapter = webgpu_adapter().await.map_err(|e| JsValue::from_str(&e))?;
+                    let adapter = webgpu_adapter().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
                     let device = Device::wgpu_options()
                         .init_async()
                         .await
@@ -69,42 +94,39 @@ pub async fn webgpu_device() -> Result<(Device, String), String> {
             })
             .clone()
     });
-    let label = JsFuture::from(promise).await.map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
-    let device = WEBGPU.with(|w| w.borrow().clone()).ok_or("WebGPU device missing after its initialisation")?;
+    let label = JsFuture::from(promise).await.map_err(|e| WebError::WebGpuStart { detail: e.as_string().unwrap_or_else(|| format!("{e:?}")) })?;
+    let missing = || WebError::WebGpuStart { detail: "WebGPU device missing after its initialisation".into() };
+    let device = WEBGPU.with(|w| w.borrow().clone()).ok_or_else(missing)?;
     Ok((device, label.as_string().unwrap_or_default()))
 }
 
 /// `backend`: `auto` (WebGPU if there is an adapter, else CPU), `webgpu` (fail without one) or `cpu`.
-pub async fn select(backend: &str) -> Result<Selected, String> {
+pub async fn select(backend: &str) -> Result<Selected, WebError> {
     let cpu = |reason| Selected { device: Device::flex(), label: "CPU (burn flex)".into(), fallback_reason: reason };
     match backend {
         "cpu" => Ok(cpu(None)),
         "webgpu" => webgpu_device().await.map(|(device, label)| Selected { device, label, fallback_reason: None }),
         "auto" | "" => Ok(match webgpu_device().await {
             Ok((device, label)) => Selected { device, label, fallback_reason: None },
-            Err(reason) => cpu(Some(reason)),
+            Err(reason) => cpu(Some(reason.to_string())),
         }),
-        other => Err(format!("unknown backend {other:?} (expected auto, webgpu or cpu)")),
+        other => Err(WebError::UnknownBackend { name: other.into() }),
     }
 }
 
 /// Read a tensor back without blocking (the only readback WebGPU allows).
-pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
-    let data = t.into_data_async().await.map_err(|e| format!("reading a tensor back: {e:?}"))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("reading a tensor back: {e:?}"))
+pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, WebError> {
+    let data = t.into_data_async().await.map_err(|e| WebError::Readback { detail: format!("{e:?}") })?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| WebError::Readback { detail: format!("{e:?}") })
 }
 
 /// Gather a model directory from a JS object `{ "config.json": Uint8Array, ... }`.
-pub fn files_from_object(files: &Object) -> Result<ModelFiles, String> {
-    ModelFiles::gather(|name| match get(files, name) {
+pub fn files_from_object(files: &Object) -> Result<ModelFiles, WebError> {
+    Ok(ModelFiles::gather(|name| match get(files, name) {
         Some(v) if v.is_instance_of::<Uint8Array>() => Ok(Uint8Array::from(v).to_vec()),
         Some(_) => Err(MissingFile::NotBytes),
         None => Err(MissingFile::Absent),
-    })
-    .map_err(|e| match &e {
-        GatherError::Read { source, .. } => format!("{e}: {source}"),
-        _ => e.to_string(),
-    })
+    })?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,9 +150,9 @@ impl WebPredictor {
     /// Build a predictor from a model directory's files (`{ "config.json": Uint8Array, ... }`)
     /// on `backend` (`auto`, `webgpu` or `cpu`).
     pub async fn load(files: Object, backend: String) -> Result<WebPredictor, JsError> {
-        let files = files_from_object(&files).map_err(|e| JsError::new(&e))?;
-        let selected = select(&backend).await.map_err(|e| JsError::new(&e))?;
-        let predictor = Predictor::from_files(&files, &selected.device).map_err(|e| JsError::new(&e.to_string()))?;
+        let files = files_from_object(&files).map_err(|e| JsError::new(&e.to_string()))?;
+        let selected = select(&backend).await.map_err(|e| JsError::new(&e.to_string()))?;
+        let predictor = Predictor::from_files(&files, &selected.device).map_err(|e| JsError::new(&one_line(&e)))?;
         Ok(WebPredictor { predictor, label: selected.label, fallback_reason: selected.fallback_reason })
     }
 
@@ -155,7 +177,7 @@ impl WebPredictor {
     /// Predict every row of an input TSV (`name` is used in messages). `on_progress(done, total)`
     /// is called after each batch.
     pub async fn predict(&self, name: String, text: String, on_progress: Option<Function>) -> Result<Prediction, JsError> {
-        self.predict_rows(&name, &text, on_progress.as_ref()).await.map_err(|e| JsError::new(&e))
+        self.predict_rows(&name, &text, on_progress.as_ref()).await.map_err(|e| JsError::new(&e.to_string()))
     }
 }
 
@@ -165,49 +187,31 @@ impl WebPredictor {
         &self.predictor
     }
 
-    pub async fn predict_rows(&self, name: &str, text: &str, on_progress: Option<&Function>) -> Result<Prediction, String> {
-        let rows = tsv::parse(name, text).map_err(|e| e.to_string())?;
-        let p = &self.predictor;
-        let mut encoded = Vec::with_capacity(rows.len());
-        let mut warnings = Vec::new();
-        for r in &rows {
-            let e = p.encode(&r.example).map_err(|e| format!("{name}:{}: {e}", r.line))?;
-            if e.rna_cropped {
-                warnings.push(format!("{name}:{}: {} RNA longer than the model's {} tokens: kept its 3' end", r.line, e.id, p.config.num_tokens_per_seq_nuctf_rna));
-            }
-            if e.protein_cropped {
-                warnings.push(format!("{name}:{}: {} protein longer than the model's {} tokens: kept its N-terminus", r.line, e.id, p.config.num_protein_tokens_per_seq));
-            }
-            encoded.push(e);
-        }
-        let outputs = p.output_names();
-        let n = outputs.len();
-        // Batches of equal DNA length (as the CLI), results put back in input order.
-        let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-        for (i, e) in encoded.iter().enumerate() {
-            by_len.entry(e.dna_len).or_default().push(i);
-        }
-        let mut values = vec![f32::NAN; encoded.len() * n];
-        let total = encoded.len();
-        let mut done = 0;
+    pub async fn predict_rows(&self, name: &str, text: &str, on_progress: Option<&Function>) -> Result<Prediction, WebError> {
+        let records = read_tsv(Source::new(name, text.as_bytes()))?;
+        let mut job = Job::new(&self.predictor, records, DEFAULT_BATCH_SIZE)?;
+        let warnings = job.notices().iter().map(ToString::to_string).collect();
         let t0 = js_sys::Date::now();
-        for idx in by_len.values() {
-            for chunk in idx.chunks(BATCH) {
-                let batch: Vec<Encoded> = chunk.iter().map(|&i| encoded[i].clone()).collect();
-                let out = p.forward(&batch).map_err(|e| e.to_string())?;
-                let v = read_f32(out.predictions).await?;
-                for (k, &i) in chunk.iter().enumerate() {
-                    values[i * n..(i + 1) * n].copy_from_slice(&v[k * n..(k + 1) * n]);
-                }
-                done += chunk.len();
-                if let Some(f) = on_progress {
-                    let _ = f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(total as u32));
-                }
+        for b in 0..job.batches() {
+            let out = job.forward(b);
+            let values = read_f32(out.predictions).await?;
+            let done = job.accept(b, &values)?;
+            if let Some(f) = on_progress {
+                let _ = f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(job.len() as u32));
             }
         }
-        let ids: Vec<String> = encoded.iter().map(|e| e.id.clone()).collect();
-        let tsv = tsv::format(&ids, &outputs, &values);
-        Ok(Prediction { ids, outputs, values, tsv, warnings, millis: js_sys::Date::now() - t0 })
+        let table = job.finish()?;
+        let millis = js_sys::Date::now() - t0;
+        Ok(Prediction {
+            tsv: table.to_tsv(),
+            units: table.units().sentence().to_string(),
+            ids: table.rows.iter().map(|r| r.transcript_id.clone()).collect(),
+            genes: table.rows.iter().map(|r| r.gene_id.clone()).collect(),
+            values: table.rows.iter().flat_map(|r| r.values.iter().copied()).collect(),
+            outputs: table.outputs,
+            warnings,
+            millis,
+        })
     }
 }
 
@@ -215,6 +219,8 @@ impl WebPredictor {
 #[wasm_bindgen]
 pub struct Prediction {
     ids: Vec<String>,
+    genes: Vec<String>,
+    units: String,
     outputs: Vec<String>,
     values: Vec<f32>,
     tsv: String,
@@ -228,9 +234,20 @@ impl Prediction {
     pub fn ids(&self) -> Vec<String> {
         self.ids.clone()
     }
+    /// Gene ids (empty strings when the input had no `gene_id` column).
+    #[wasm_bindgen(getter)]
+    pub fn genes(&self) -> Vec<String> {
+        self.genes.clone()
+    }
     #[wasm_bindgen(getter)]
     pub fn outputs(&self) -> Vec<String> {
         self.outputs.clone()
+    }
+    /// What the values measure, in one sentence (log(TPM+1) for the official tissues, the
+    /// model's own units otherwise).
+    #[wasm_bindgen(getter)]
+    pub fn units(&self) -> String {
+        self.units.clone()
     }
     #[wasm_bindgen(getter)]
     pub fn values(&self) -> Vec<f32> {

@@ -244,7 +244,7 @@ async fn bad_inputs_give_readable_messages() {
         ("in.tsv", format!("{header}short\tACGTACGT\tACGT\tMK\n"), "in.tsv:2: short: "),
     ];
     for (name, text, want) in cases {
-        let e = w.predict_rows(name, &text, None).await.err().unwrap_or_else(|| panic!("accepted {text:?}"));
+        let e = w.predict_rows(name, &text, None).await.err().unwrap_or_else(|| panic!("accepted {text:?}")).to_string();
         console_log!("bad input message: {e}");
         assert!(e.starts_with(want), "{e}");
     }
