@@ -1,6 +1,6 @@
 //! Checkpoint → `model.safetensors`, one tensor at a time, atomically, with a manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,8 @@ use isoformer_model::IsoformerConfig;
 use isoformer_model::enformer::TRUNK_ALIASES;
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::{Checkpoint, CheckpointError, Entry, err};
+use crate::checkpoint::{Checkpoint, Entry};
+use crate::error::{CheckpointError, ErrorKind};
 use crate::inspect::{ShapeSource, module_counts};
 
 /// What a conversion did.
@@ -36,7 +37,7 @@ pub struct FileRecord {
 
 /// `(alias name, canonical name)` for every `_trunk.*` copy whose canonical tensor exists.
 pub fn trunk_aliases(entries: &[Entry]) -> Vec<(String, String)> {
-    let names: std::collections::HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     let mut out = Vec::new();
     for e in entries {
         for (canonical, alias) in TRUNK_ALIASES {
@@ -59,76 +60,27 @@ pub fn convert(
     output: &Path,
     manifest: Option<&Path>,
     config: Option<(&Path, &IsoformerConfig)>,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<Manifest, CheckpointError> {
     let aliases = trunk_aliases(&ckpt.entries);
-    let alias_of: BTreeMap<&str, &str> = aliases.iter().map(|(a, c)| (a.as_str(), c.as_str())).collect();
-    let kept: Vec<&Entry> = ckpt.entries.iter().filter(|e| !alias_of.contains_key(e.name.as_str())).collect();
+    let dropped: HashSet<&str> = aliases.iter().map(|(a, _)| a.as_str()).collect();
+    let kept: Vec<&Entry> = ckpt.entries.iter().filter(|e| !dropped.contains(e.name.as_str())).collect();
 
     // Check the geometry before writing anything.
     let shapes = ShapeSource::new(&ckpt.entries);
     let parameters = module_counts(&shapes, config.map(|c| c.1), &kept);
     if let Some((cfg_path, cfg)) = config {
-        isoformer_model::Isoformer::check(cfg, &shapes, &burn::tensor::Device::flex()).map_err(|e| {
-            err(&ckpt.path, format!("does not match {}: {}", cfg_path.display(), one_line(&e.to_string())))
+        isoformer_model::Isoformer::check(cfg, &shapes, &burn::tensor::Device::flex()).map_err(|problems| {
+            ErrorKind::ConfigMismatch { config: cfg_path.to_path_buf(), problems }.at(&ckpt.path)
         })?;
     }
 
-    // Header: kept tensors in name order, contiguous.
-    let mut header = serde_json::Map::new();
-    let mut meta = serde_json::Map::new();
-    meta.insert("format".into(), "pt".into());
-    meta.insert("converted_by".into(), format!("isoformer {}", env!("CARGO_PKG_VERSION")).into());
-    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
-    let mut offset = 0usize;
-    for e in &kept {
-        let n = e.byte_len();
-        header.insert(
-            e.name.clone(),
-            serde_json::json!({ "dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + n] }),
-        );
-        offset += n;
-    }
-    let mut json = serde_json::to_vec(&serde_json::Value::Object(header)).map_err(|e| err(output, e.to_string()))?;
-    while (8 + json.len()) % 8 != 0 {
-        json.push(b' ');
-    }
-    let total = offset as u64;
-
+    let json = header_json(&kept).map_err(|e| ErrorKind::Json(e).at(output))?;
     let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(out_dir).map_err(|e| err(out_dir, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| ErrorKind::Create(e).at(out_dir))?;
     let tmp = Temp::new(output);
-    let mut hasher = Sha256::new();
-    let written = (|| -> Result<u64, CheckpointError> {
-        let file = File::create(&tmp.0).map_err(|e| err(&tmp.0, format!("cannot create: {e}")))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        let mut put = |bytes: &[u8], w: &mut BufWriter<File>| -> Result<(), CheckpointError> {
-            hasher.update(bytes);
-            w.write_all(bytes).map_err(|e| err(output, format!("write failed: {e}")))
-        };
-        put(&(json.len() as u64).to_le_bytes(), &mut w)?;
-        put(&json, &mut w)?;
-        let mut done = 0u64;
-        for e in &kept {
-            let bytes = ckpt.read(&e.name)?;
-            if bytes.len() != e.byte_len() {
-                return Err(err(&ckpt.path, format!("`{}`: {} bytes for {:?} {:?}", e.name, bytes.len(), e.dtype, e.shape)));
-            }
-            put(&bytes, &mut w)?;
-            done += bytes.len() as u64;
-            progress(done, total);
-        }
-        // Aliases must equal what they alias: read and compare, one pair at a time.
-        for (alias, canonical) in &aliases {
-            if ckpt.read(alias)? != ckpt.read(canonical)? {
-                return Err(err(&ckpt.path, format!("`{alias}` differs from `{canonical}`: not a duplicate, refusing to drop it")));
-            }
-        }
-        let file = w.into_inner().map_err(|e| err(output, format!("write failed: {e}")))?;
-        file.sync_all().map_err(|e| err(output, format!("write failed: {e}")))?;
-        Ok(8 + json.len() as u64 + done)
-    })()?;
-    let output_sha = hex(&hasher.finalize());
+    let (written, output_sha) = write_tensors(ckpt, &kept, &json, (&tmp.0, output), progress)?;
+    check_aliases(ckpt, &aliases)?;
 
     let source_bytes = std::fs::metadata(&ckpt.path).map(|m| m.len()).unwrap_or(0);
     let manifest_value = Manifest {
@@ -141,15 +93,7 @@ pub fn convert(
         parameters,
         converter: format!("isoformer {}", env!("CARGO_PKG_VERSION")),
     };
-    let manifest_tmp = match manifest {
-        Some(m) => {
-            let t = Temp::new(m);
-            let text = serde_json::to_string_pretty(&manifest_value).map_err(|e| err(m, e.to_string()))? + "\n";
-            std::fs::write(&t.0, text).map_err(|e| err(m, format!("cannot write: {e}")))?;
-            Some((t, m))
-        }
-        None => None,
-    };
+    let manifest_tmp = manifest.map(|m| write_manifest(&manifest_value, m).map(|t| (t, m))).transpose()?;
     tmp.commit(output)?;
     if let Some((t, m)) = manifest_tmp {
         t.commit(m)?;
@@ -157,8 +101,81 @@ pub fn convert(
     Ok(manifest_value)
 }
 
-fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+/// The safetensors header: the kept tensors in name order, contiguous, padded so that the data
+/// starts at a multiple of 8 bytes.
+fn header_json(kept: &[&Entry]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut header = serde_json::Map::new();
+    let mut meta = serde_json::Map::new();
+    meta.insert("format".into(), "pt".into());
+    meta.insert("converted_by".into(), format!("isoformer {}", env!("CARGO_PKG_VERSION")).into());
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut offset = 0usize;
+    for e in kept {
+        let n = e.byte_len();
+        header.insert(
+            e.name.clone(),
+            serde_json::json!({ "dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + n] }),
+        );
+        offset += n;
+    }
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(header))?;
+    while (8 + json.len()) % 8 != 0 {
+        json.push(b' ');
+    }
+    Ok(json)
+}
+
+/// Write the header and then each kept tensor to `tmp`, synced; errors name `output`, the file
+/// the user asked for. Returns the bytes written and their sha256.
+fn write_tensors(
+    ckpt: &Checkpoint,
+    kept: &[&Entry],
+    json: &[u8],
+    (tmp, output): (&Path, &Path),
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(u64, String), CheckpointError> {
+    let file = File::create(tmp).map_err(|e| ErrorKind::Create(e).at(tmp))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut hasher = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        hasher.update(bytes);
+        w.write_all(bytes).map_err(|e| ErrorKind::Write(e).at(output))
+    };
+    put(&(json.len() as u64).to_le_bytes())?;
+    put(json)?;
+    let total: u64 = kept.iter().map(|e| e.byte_len() as u64).sum();
+    let mut done = 0u64;
+    for e in kept {
+        let bytes = ckpt.read(&e.name)?;
+        if bytes.len() != e.byte_len() {
+            let kind = ErrorKind::TensorSize { name: e.name.clone(), got: bytes.len(), dtype: e.dtype, shape: e.shape.clone() };
+            return Err(kind.at(&ckpt.path));
+        }
+        put(&bytes)?;
+        done += bytes.len() as u64;
+        progress(done, total);
+    }
+    let file = w.into_inner().map_err(|e| ErrorKind::Write(e.into_error()).at(output))?;
+    file.sync_all().map_err(|e| ErrorKind::Write(e).at(output))?;
+    Ok((8 + json.len() as u64 + done, hex(&hasher.finalize())))
+}
+
+/// Aliases must equal what they alias: read and compare, one pair at a time.
+fn check_aliases(ckpt: &Checkpoint, aliases: &[(String, String)]) -> Result<(), CheckpointError> {
+    for (alias, canonical) in aliases {
+        if ckpt.read(alias)? != ckpt.read(canonical)? {
+            return Err(ErrorKind::AliasDiffers { alias: alias.clone(), canonical: canonical.clone() }.at(&ckpt.path));
+        }
+    }
+    Ok(())
+}
+
+/// `manifest` written to its temporary file, to be committed with the output.
+fn write_manifest(manifest: &Manifest, dest: &Path) -> Result<Temp, CheckpointError> {
+    let tmp = Temp::new(dest);
+    let text = serde_json::to_string_pretty(manifest).map_err(|e| ErrorKind::Json(e).at(dest))? + "\n";
+    std::fs::write(&tmp.0, text).map_err(|e| ErrorKind::Write(e).at(dest))?;
+    Ok(tmp)
 }
 
 /// A temporary file beside its destination, removed unless committed.
@@ -172,7 +189,7 @@ impl Temp {
     }
 
     fn commit(self, dest: &Path) -> Result<(), CheckpointError> {
-        std::fs::rename(&self.0, dest).map_err(|e| err(dest, format!("cannot move into place: {e}")))?;
+        std::fs::rename(&self.0, dest).map_err(|e| ErrorKind::Rename(e).at(dest))?;
         std::mem::forget(self);
         Ok(())
     }
@@ -190,11 +207,11 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, CheckpointError> {
-    let mut f = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let mut f = File::open(path).map_err(|e| ErrorKind::Open(e).at(path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| err(path, format!("cannot read: {e}")))?;
+        let n = f.read(&mut buf).map_err(|e| ErrorKind::Read(e).at(path))?;
         if n == 0 {
             break;
         }

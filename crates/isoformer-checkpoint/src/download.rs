@@ -10,10 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hf_hub::api::Progress;
-use hf_hub::api::sync::ApiBuilder;
+use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Repo, RepoType};
 
-use crate::checkpoint::{CheckpointError, err};
+use crate::error::{CheckpointError, ErrorKind};
 use crate::convert::sha256_file;
 
 /// The files of the official repository besides the weights.
@@ -59,30 +59,30 @@ pub fn fetch<P: Progress>(repo_id: &str, revision: &str, mut progress: impl FnMu
     if let Ok(token) = std::env::var("HF_TOKEN") {
         builder = builder.with_token(Some(token));
     }
-    let api = builder.build().map_err(|e| err(here, format!("cannot set up the Hub client: {e}")))?;
+    let api = builder.build().map_err(|e| ErrorKind::HubClient(e).at(here))?;
     let repo = api.repo(Repo::with_revision(repo_id.to_string(), RepoType::Model, revision.to_string()));
     let info: RepoInfo = repo
         .info_request()
         .query("blobs", "true")
         .call()
-        .map_err(|e| err(here, format!("cannot list the repository at revision {revision}: {e}")))?
+        .map_err(|e| ErrorKind::List { revision: revision.to_string(), source: ApiError::from(Box::new(e)) }.at(here))?
         .into_json()
-        .map_err(|e| err(here, format!("the Hub's repository listing is not what was expected: {e}")))?;
+        .map_err(|e| ErrorKind::Listing(e).at(here))?;
     let listed = |name: &str| info.siblings.iter().find(|s| s.rfilename == name);
     let weights = ["model.safetensors", "pytorch_model.bin"]
         .into_iter()
         .find(|w| listed(w).is_some())
-        .ok_or_else(|| err(here, "the repository has neither model.safetensors nor pytorch_model.bin"))?;
-    let missing: Vec<&str> = MODEL_FILES.iter().copied().filter(|f| listed(f).is_none()).collect();
+        .ok_or_else(|| ErrorKind::NoWeights.at(here))?;
+    let missing: Vec<String> = MODEL_FILES.iter().filter(|f| listed(f).is_none()).map(|f| f.to_string()).collect();
     if !missing.is_empty() {
-        return Err(err(here, format!("the repository lacks {}", missing.join(", "))));
+        return Err(ErrorKind::MissingFiles(missing).at(here));
     }
     let mut files = Vec::new();
     for name in MODEL_FILES.iter().copied().chain([weights]) {
         let sib = listed(name).expect("listed above");
         let path = repo
             .download_with_progress(name, progress())
-            .map_err(|e| err(here, format!("{name}: download failed: {e} (run again to resume)")))?;
+            .map_err(|source| ErrorKind::Download { name: name.to_string(), source }.at(here))?;
         verify(&path, name, sib)?;
         files.push((name.to_string(), path));
     }
@@ -91,15 +91,15 @@ pub fn fetch<P: Progress>(repo_id: &str, revision: &str, mut progress: impl FnMu
 
 /// Check the size and (for LFS files) sha256 the Hub reported.
 fn verify(path: &Path, name: &str, sib: &Sibling) -> Result<(), CheckpointError> {
-    let len = std::fs::metadata(path).map_err(|e| err(path, e.to_string()))?.len();
+    let len = std::fs::metadata(path).map_err(|e| ErrorKind::Read(e).at(path))?.len();
     let want = sib.lfs.as_ref().map(|l| l.size).or(sib.size);
-    if let Some(w) = want.filter(|&w| w != len) {
-        return Err(err(path, format!("{name}: {len} bytes, but the Hub lists {w}; delete it from the cache and download again")));
+    if let Some(listed) = want.filter(|&w| w != len) {
+        return Err(ErrorKind::SizeMismatch { name: name.to_string(), len, listed }.at(path));
     }
     if let Some(lfs) = &sib.lfs {
         let got = sha256_file(path)?;
         if !got.eq_ignore_ascii_case(&lfs.sha256) {
-            return Err(err(path, format!("{name}: sha256 {got}, but the Hub lists {}; delete it from the cache and download again", lfs.sha256)));
+            return Err(ErrorKind::ShaMismatch { name: name.to_string(), got, listed: lfs.sha256.clone() }.at(path));
         }
     }
     Ok(())
@@ -107,7 +107,7 @@ fn verify(path: &Path, name: &str, sib: &Sibling) -> Result<(), CheckpointError>
 
 /// Copy a file into `dir` under `name` via a temporary file.
 pub fn place(src: &Path, dir: &Path, name: &str) -> Result<PathBuf, CheckpointError> {
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|e| ErrorKind::Create(e).at(dir))?;
     let dest = dir.join(name);
     let tmp = dir.join(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
@@ -119,7 +119,7 @@ pub fn place(src: &Path, dir: &Path, name: &str) -> Result<PathBuf, CheckpointEr
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err(&dest, format!("cannot write: {e}")));
+        return Err(ErrorKind::Write(e).at(&dest));
     }
     Ok(dest)
 }

@@ -1,11 +1,11 @@
 //! What a checkpoint holds, what geometry it implies, and whether the model loads it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use isoformer_model::IsoformerConfig;
 use isoformer_model::model::{Layout, discover, is_ignored};
-use isoformer_model::weights::TensorSource;
+use isoformer_model::weights::{TensorSource, ValuesError};
 
 use crate::checkpoint::{Checkpoint, Entry};
 use crate::convert::trunk_aliases;
@@ -28,8 +28,8 @@ impl TensorSource for ShapeSource<'_> {
     fn shape(&self, name: &str) -> Option<Vec<usize>> {
         self.entries.get(name).map(|e| e.shape.clone())
     }
-    fn values(&self, name: &str, _: &[usize]) -> Result<Vec<f32>, String> {
-        Err(format!("`{name}`: values are not read when checking shapes"))
+    fn values(&self, _: &str, _: &[usize]) -> Result<Vec<f32>, ValuesError> {
+        Err(ValuesError::ShapesOnly)
     }
 }
 
@@ -133,10 +133,29 @@ fn count_indices(names: &[String], prefix: &str) -> usize {
 /// The full report `isoformer inspect` prints; the second value says whether the model loads it
 /// (`None` when no config was given).
 pub fn report(ckpt: &Checkpoint, cfg: Option<(&str, &IsoformerConfig)>) -> (String, Option<bool>) {
+    let aliases = trunk_aliases(&ckpt.entries);
+    let alias_set: HashSet<&str> = aliases.iter().map(|a| a.0.as_str()).collect();
+    let kept: Vec<&Entry> = ckpt.entries.iter().filter(|e| !alias_set.contains(e.name.as_str())).collect();
     let mut s = String::new();
+    write_summary(&mut s, ckpt, aliases.len());
+    write_modules(&mut s, &kept);
+    let shapes = ShapeSource::new(&ckpt.entries);
+    let _ = writeln!(s, "\ngeometry (from shapes):");
+    for line in infer_geometry(&shapes) {
+        let _ = writeln!(s, "  {line}");
+    }
+    let Some((cfg_name, cfg)) = cfg else {
+        let _ = writeln!(s, "\n(no --model/--config given: not checked against a model)");
+        return (s, None);
+    };
+    let loads = write_load_check(&mut s, &shapes, (cfg_name, cfg), &kept);
+    (s, Some(loads))
+}
+
+/// Format, counts, and the pickle's globals.
+fn write_summary(s: &mut String, ckpt: &Checkpoint, aliases: usize) {
     let total: usize = ckpt.entries.iter().map(Entry::numel).sum();
     let bytes: usize = ckpt.entries.iter().map(Entry::byte_len).sum();
-    let aliases = trunk_aliases(&ckpt.entries);
     let _ = writeln!(s, "{}: {}", ckpt.path.display(), ckpt.format);
     let _ = writeln!(
         s,
@@ -144,7 +163,7 @@ pub fn report(ckpt: &Checkpoint, cfg: Option<(&str, &IsoformerConfig)>) -> (Stri
         ckpt.entries.len(),
         total,
         bytes as f64 / 1e6,
-        aliases.len()
+        aliases
     );
     if !ckpt.globals.is_empty() {
         let mut g: Vec<String> = ckpt.globals.iter().map(|(m, n)| format!("{m}.{n}")).collect();
@@ -152,10 +171,13 @@ pub fn report(ckpt: &Checkpoint, cfg: Option<(&str, &IsoformerConfig)>) -> (Stri
         g.dedup();
         let _ = writeln!(s, "pickle globals (all on the allow-list): {}", g.join(", "));
     }
+}
+
+/// Tensors, parameters and dtypes per module (see [`module_key`]).
+fn write_modules(s: &mut String, kept: &[&Entry]) {
     let _ = writeln!(s, "\nmodules:");
     let mut groups: BTreeMap<String, (usize, usize, Vec<String>)> = BTreeMap::new();
-    let alias_set: std::collections::HashSet<&str> = aliases.iter().map(|a| a.0.as_str()).collect();
-    for e in ckpt.entries.iter().filter(|e| !alias_set.contains(e.name.as_str())) {
+    for e in kept {
         let g = groups.entry(module_key(&e.name)).or_default();
         g.0 += 1;
         g.1 += e.numel();
@@ -168,32 +190,27 @@ pub fn report(ckpt: &Checkpoint, cfg: Option<(&str, &IsoformerConfig)>) -> (Stri
     for (k, (n, p, d)) in &groups {
         let _ = writeln!(s, "  {k:<width$}  {n:>5} tensors  {p:>12} params  {}", d.join(","));
     }
-    let shapes = ShapeSource::new(&ckpt.entries);
-    let _ = writeln!(s, "\ngeometry (from shapes):");
-    for line in infer_geometry(&shapes) {
-        let _ = writeln!(s, "  {line}");
-    }
-    let Some((cfg_name, cfg)) = cfg else {
-        let _ = writeln!(s, "\n(no --model/--config given: not checked against a model)");
-        return (s, None);
-    };
+}
+
+/// Whether the model loads these tensors: where it found each part, or every problem.
+fn write_load_check(s: &mut String, shapes: &ShapeSource, (cfg_name, cfg): (&str, &IsoformerConfig), kept: &[&Entry]) -> bool {
     let _ = writeln!(s, "\ncheck against {cfg_name}:");
-    match isoformer_model::Isoformer::check(cfg, &shapes, &burn::tensor::Device::flex()) {
+    match isoformer_model::Isoformer::check(cfg, shapes, &burn::tensor::Device::flex()) {
         Ok(layout) => {
             let _ = writeln!(s, "  Enformer `{}`, NT `{}`, ESM `{}`", layout.enformer, layout.nt, layout.esm);
             let _ = writeln!(s, "  fusion: RNA `{}`, protein `{}`", layout.fusion_rna.0, layout.fusion_protein.0);
             let head: Vec<String> = layout.head.iter().map(|(p, i, o)| format!("{p} [{i}→{o}]")).collect();
             let _ = writeln!(s, "  head: mean over bins {}..{} → {} ({:?} between layers)", cfg.pool_window_start, cfg.pool_window_end, head.join(" → "), cfg.isoformer_head_activation);
-            for (part, n) in module_counts(&shapes, Some(cfg), &ckpt.entries.iter().filter(|e| !alias_set.contains(e.name.as_str())).collect::<Vec<_>>()) {
+            for (part, n) in module_counts(shapes, Some(cfg), kept) {
                 let _ = writeln!(s, "  {part:<9} {n:>12} parameters");
             }
             let _ = writeln!(s, "OK: every tensor the model needs is present with the right shape; this checkpoint loads.");
-            (s, Some(true))
+            true
         }
         Err(e) => {
             let _ = writeln!(s, "  {}", e.to_string().replace('\n', "\n  "));
             let _ = writeln!(s, "FAILED: this checkpoint does not load with {cfg_name} (see the list above).");
-            (s, Some(false))
+            false
         }
     }
 }

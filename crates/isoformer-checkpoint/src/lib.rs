@@ -5,8 +5,10 @@
 pub mod checkpoint;
 pub mod convert;
 pub mod download;
+pub mod error;
 pub mod globals;
 pub mod inspect;
 pub mod safetensors_header;
 
-pub use checkpoint::{Checkpoint, CheckpointError, Entry, Format};
+pub use checkpoint::{Checkpoint, Entry, Format};
+pub use error::{CheckpointError, ErrorKind};

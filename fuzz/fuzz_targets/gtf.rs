@@ -1,0 +1,19 @@
+//! GTF: parse (forced GTF dialect), check transcripts, build inputs; errors name a line of the
+//! input; no input panics.
+#![no_main]
+
+#[path = "../common/annotation.rs"]
+mod annotation;
+#[path = "../common/lines.rs"]
+mod lines;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        for field in text.split('\t') {
+            let _ = isoformer_bio::annotation::gtf_attributes(field);
+        }
+    }
+    annotation::run(data, "fuzz.gtf", isoformer_bio::annotation::Format::Gtf);
+});
