@@ -13,3 +13,7 @@ apt_install() {
   done
   return 1
 }
+
+# `step WHAT`: a progress line with the seconds since the script started.
+setup_started=$(date +%s)
+step() { echo "$(basename "$0" .sh) [$(( $(date +%s) - setup_started )) s] $*"; }

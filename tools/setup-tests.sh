@@ -5,8 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/apt.sh
-t0=$(date +%s)
-step() { echo "setup-tests [$(( $(date +%s) - t0 )) s] $*"; }
 
 step "1/3 system packages: mesa-vulkan-drivers libvulkan1 libopenblas-dev pkg-config"
 apt_install mesa-vulkan-drivers libvulkan1 libopenblas-dev pkg-config

@@ -6,8 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/apt.sh
-t0=$(date +%s)
-step() { echo "setup [$(( $(date +%s) - t0 )) s] $*"; }
 
 # burn-ndarray links the system OpenBLAS (one of the CPU backends the benchmarks compare; the
 # workspace builds one burn with one feature set, so the CLI links it too).
