@@ -3,12 +3,14 @@
 //! `IsoformerConfig` takes the file verbatim: the official field names (`enformer_*`, `nt_*`,
 //! `esm_*`, `num_heads_omics_cross_attention`, `pool_window_start/end`, ...), unknown fields
 //! ignored. Defaults are the official model's values (InstaDeepAI/isoformer `config.json`,
-//! ../shared/REFERENCE.md), which match enformer-pytorch's `EnformerConfig`, NT-v2-250M and
+//! docs/REFERENCE.md), which match enformer-pytorch's `EnformerConfig`, NT-v2-250M and
 //! ESM-2 150M; where the official file sets no value the upstream library default is used and
 //! its source is named beside the field. [`IsoformerConfig::validate`] rejects impossible
 //! geometry with an error naming the field.
 
 use serde::{Deserialize, Serialize};
+
+use crate::encoder::Modality;
 
 /// Activation between the head's linear layers. Not recoverable from weights (an activation has
 /// none), so it is a config field of ours, `isoformer_head_activation`.
@@ -301,6 +303,14 @@ impl IsoformerConfig {
                 return Err(bad(field, "must be at least 1"));
             }
         }
+        self.validate_enformer()?;
+        self.validate_encoders()?;
+        self.validate_limits()?;
+        self.validate_outputs()
+    }
+
+    /// The trunk's geometry (after the non-zero checks).
+    fn validate_enformer(&self) -> Result<(), ConfigError> {
         if self.enformer_dim % 2 != 0 {
             return Err(bad("enformer_dim", format!("{} is odd; the stem uses dim / 2 channels", self.enformer_dim)));
         }
@@ -332,6 +342,11 @@ impl IsoformerConfig {
         if self.enformer_use_convnext {
             return Err(bad("enformer_use_convnext", "true is not supported (the official IsoFormer uses false)"));
         }
+        Ok(())
+    }
+
+    /// Head sizes of the encoders and the fusion, the encoder options we support, LayerNorm eps.
+    fn validate_encoders(&self) -> Result<(), ConfigError> {
         for (field, hidden, heads_field, heads) in [
             ("nt_hidden_size", self.nt_hidden_size, "nt_num_attention_heads", self.nt_num_attention_heads),
             ("esm_hidden_size", self.esm_hidden_size, "esm_num_attention_heads", self.esm_num_attention_heads),
@@ -366,6 +381,16 @@ impl IsoformerConfig {
         if self.esm_emb_layer_norm_before {
             return Err(bad("esm_emb_layer_norm_before", "true is not supported (ESM-2 uses false)"));
         }
+        for (field, ln) in [("nt_layer_norm_eps", self.nt_layer_norm_eps), ("esm_layer_norm_eps", self.esm_layer_norm_eps)] {
+            if !(ln > 0.0 && ln.is_finite()) {
+                return Err(bad(field, format!("{ln} must be a positive number")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The head's pooling window and the token limits.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.pool_window_end <= self.pool_window_start {
             return Err(bad(
                 "pool_window_end",
@@ -384,6 +409,11 @@ impl IsoformerConfig {
         if self.num_protein_tokens_per_seq < 3 {
             return Err(bad("num_protein_tokens_per_seq", "must leave room for <cls>, one residue and <eos>"));
         }
+        Ok(())
+    }
+
+    /// Output names and the target transform of a trained model.
+    fn validate_outputs(&self) -> Result<(), ConfigError> {
         if let Some(names) = &self.isoformer_output_names {
             if names.is_empty() || names.iter().any(|n| n.is_empty() || n.contains(['\t', '\n'])) {
                 return Err(bad("isoformer_output_names", "must be non-empty names without tabs or newlines"));
@@ -408,11 +438,6 @@ impl IsoformerConfig {
                 _ => return Err(bad("isoformer_target_transform", "mean and std must both be present, of equal length")),
             }
         }
-        for (field, ln) in [("nt_layer_norm_eps", self.nt_layer_norm_eps), ("esm_layer_norm_eps", self.esm_layer_norm_eps)] {
-            if !(ln > 0.0 && ln.is_finite()) {
-                return Err(bad(field, format!("{ln} must be a positive number")));
-            }
-        }
         Ok(())
     }
 
@@ -434,6 +459,11 @@ impl IsoformerConfig {
             target_length: self.enformer_target_length,
             filters,
         }
+    }
+
+    /// Geometry of the encoder of each attended modality, in fusion order.
+    pub fn attended(&self) -> [(Modality, EsmGeometry); 2] {
+        [(Modality::Rna, self.nt()), (Modality::Protein, self.esm())]
     }
 
     pub fn nt(&self) -> EsmGeometry {

@@ -16,12 +16,35 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::EnformerGeometry;
-use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid, softmax_last};
+use crate::kernels::attention::softmax_last;
+use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid};
 use crate::weights::Loader;
 
 /// enformer-pytorch `_trunk` positions of each named submodule: (`canonical.`, `_trunk.N.`).
 pub const TRUNK_ALIASES: [(&str, &str); 4] =
     [("stem.", "_trunk.1."), ("conv_tower.", "_trunk.2."), ("transformer.", "_trunk.4."), ("final_pointwise.", "_trunk.6.")];
+
+/// The first layer of a downsampling stage: a plain convolution in the stem, a [`ConvBlock`] in
+/// the conv tower. Both take `(prefix, in, out, kernel size)` and keep the length.
+pub trait StageConv: Module {
+    fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self;
+    fn forward(&self, x: Tensor<3>) -> Tensor<3>;
+    fn kernel_size(&self) -> usize;
+}
+
+impl StageConv for Conv1d {
+    fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self {
+        Conv1d::load(l, prefix, d_in, d_out, k)
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        Conv1d::forward(self, x)
+    }
+
+    fn kernel_size(&self) -> usize {
+        self.weight.dims()[2]
+    }
+}
 
 /// BatchNorm → GELU(sigmoid) → Conv1d(k, padding k // 2).
 #[derive(Module, Debug)]
@@ -30,13 +53,17 @@ pub struct ConvBlock {
     pub conv: Conv1d,
 }
 
-impl ConvBlock {
+impl StageConv for ConvBlock {
     fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self {
         Self { norm: BatchNorm::load(l, &format!("{prefix}.0"), d_in), conv: Conv1d::load(l, &format!("{prefix}.2"), d_in, d_out, k) }
     }
 
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.conv.forward(gelu_sigmoid(self.norm.forward(x)))
+    }
+
+    fn kernel_size(&self) -> usize {
+        self.conv.weight.dims()[2]
     }
 }
 
@@ -64,35 +91,46 @@ impl AttentionPool {
     }
 }
 
-/// Conv tower stage: ConvBlock(k5) → Residual(ConvBlock(k1)) → AttentionPool.
+/// One halving of the sequence: `conv` → Residual(ConvBlock(k1)) → AttentionPool. The stem is
+/// one with a plain Conv1d(4 → dim/2, k15) first, each conv-tower stage one with a ConvBlock(k5).
+///
+/// enformer-pytorch builds both as `nn.Sequential(conv, Residual(ConvBlock(k1)), AttentionPool)`,
+/// so the names under a stage's prefix are the same positions: `0` (conv), `1.fn` (the residual
+/// block), `2` (the pool).
 #[derive(Module, Debug)]
-pub struct TowerStage {
-    pub conv: ConvBlock,
+pub struct Downsample<C: StageConv> {
+    pub conv: C,
     pub residual: ConvBlock,
     pub pool: AttentionPool,
 }
 
-impl TowerStage {
+/// Conv1d(4 → dim/2, k15) → Residual(ConvBlock(k1)) → AttentionPool.
+pub type Stem = Downsample<Conv1d>;
+
+/// ConvBlock(k5) → Residual(ConvBlock(k1)) → AttentionPool.
+pub type TowerStage = Downsample<ConvBlock>;
+
+impl<C: StageConv> Downsample<C> {
+    /// Load from `prefix.{0, 1.fn, 2}`; `conv` maps `d_in` to `d_out` channels with kernel `k`.
+    pub fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize, k: usize) -> Self {
+        Self {
+            conv: C::load(l, &format!("{prefix}.0"), d_in, d_out, k),
+            residual: ConvBlock::load(l, &format!("{prefix}.1.fn"), d_out, d_out, 1),
+            pool: AttentionPool::load(l, &format!("{prefix}.2"), d_out),
+        }
+    }
+
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = self.conv.forward(x);
         let x = self.residual.forward(x.clone()) + x;
         self.pool.forward(x)
     }
-}
 
-/// Stem: Conv1d(4 → dim/2, k15) → Residual(ConvBlock(k1)) → AttentionPool.
-#[derive(Module, Debug)]
-pub struct Stem {
-    pub conv: Conv1d,
-    pub residual: ConvBlock,
-    pub pool: AttentionPool,
-}
-
-impl Stem {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = self.conv.forward(x);
-        let x = self.residual.forward(x.clone()) + x;
-        self.pool.forward(x)
+    /// Positions at each edge of a tile still spoiled after this stage, given `spoiled` before
+    /// it: each convolution spoils `k / 2` more, the pool halves (rounding up: a pair is spoiled
+    /// if either half is). BatchNorm and GELU act per position and add nothing.
+    pub fn spoiled_after(&self, spoiled: usize) -> usize {
+        (spoiled + self.conv.kernel_size() / 2 + self.residual.kernel_size() / 2).div_ceil(2)
     }
 }
 
@@ -315,23 +353,12 @@ impl Enformer {
             l.add_alias(format!("{prefix}{canonical}"), format!("{prefix}{alias}"));
         }
         let half = g.dim / 2;
-        let stem = Stem {
-            conv: Conv1d::load(l, &format!("{prefix}stem.0"), 4, half, 15),
-            residual: ConvBlock::load(l, &format!("{prefix}stem.1.fn"), half, half, 1),
-            pool: AttentionPool::load(l, &format!("{prefix}stem.2"), half),
-        };
+        let stem = Stem::load(l, &format!("{prefix}stem"), 4, half, 15);
         let conv_tower = g
             .filters
             .windows(2)
             .enumerate()
-            .map(|(i, w)| {
-                let p = format!("{prefix}conv_tower.{i}");
-                TowerStage {
-                    conv: ConvBlock::load(l, &format!("{p}.0"), w[0], w[1], 5),
-                    residual: ConvBlock::load(l, &format!("{p}.1.fn"), w[1], w[1], 1),
-                    pool: AttentionPool::load(l, &format!("{p}.2"), w[1]),
-                }
-            })
+            .map(|(i, w)| TowerStage::load(l, &format!("{prefix}conv_tower.{i}"), w[0], w[1], 5))
             .collect();
         let transformer =
             (0..g.depth).map(|i| TransformerBlock::load(l, &format!("{prefix}transformer.{i}"), g)).collect();
@@ -362,15 +389,7 @@ impl Enformer {
     /// stage's k5 convolution adds 2; k1 convolutions, BatchNorm and GELU add nothing. At the
     /// official geometry (7 pools) this is 3 bins = 384 bp.
     pub fn halo_bins(&self) -> usize {
-        let stem_k = self.stem.conv.weight.dims()[2];
-        let mut spoiled = stem_k / 2 + self.stem.residual.conv.weight.dims()[2] / 2;
-        spoiled = spoiled.div_ceil(2);
-        for stage in &self.conv_tower {
-            spoiled += stage.conv.conv.weight.dims()[2] / 2;
-            spoiled += stage.residual.conv.weight.dims()[2] / 2;
-            spoiled = spoiled.div_ceil(2);
-        }
-        spoiled
+        self.conv_tower.iter().fold(self.stem.spoiled_after(0), |spoiled, stage| stage.spoiled_after(spoiled))
     }
 
     /// Stem and conv tower, `(b, 4, length)` → `(b, channels, length / bin_size)`, in one piece.
@@ -456,19 +475,23 @@ pub fn crop_range(bins: usize, target: usize) -> (usize, usize) {
     if trim == 0 { (0, bins) } else { (trim, bins - trim) }
 }
 
+/// A DNA length the trunk cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnaLengthError {
+    #[error("DNA length {len} is not a positive multiple of {bin} (2^enformer_num_downsamples)")]
+    NotMultiple { len: usize, bin: usize },
+    #[error("DNA length {len} gives {bins} bins, fewer than enformer_target_length {target} (need at least {min} bp)")]
+    TooShort { len: usize, bins: usize, target: usize, min: usize },
+}
+
 /// A device-independent check of a DNA length against the trunk's geometry.
-pub fn check_dna_length(len: usize, g: &EnformerGeometry) -> Result<(), String> {
+pub fn check_dna_length(len: usize, g: &EnformerGeometry) -> Result<(), DnaLengthError> {
     let bin = g.bin_size();
     if len == 0 || len % bin != 0 {
-        return Err(format!("DNA length {len} is not a positive multiple of {bin} (2^enformer_num_downsamples)"));
+        return Err(DnaLengthError::NotMultiple { len, bin });
     }
     if len / bin < g.target_length {
-        return Err(format!(
-            "DNA length {len} gives {} bins, fewer than enformer_target_length {} (need at least {} bp)",
-            len / bin,
-            g.target_length,
-            g.target_length * bin
-        ));
+        return Err(DnaLengthError::TooShort { len, bins: len / bin, target: g.target_length, min: g.target_length * bin });
     }
     Ok(())
 }

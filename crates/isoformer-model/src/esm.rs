@@ -3,7 +3,8 @@
 //!
 //! Shared: token embeddings (no absolute positions), pre-LN layers with rotary position
 //! embeddings applied to q and k after q is scaled by head_dim^-0.5 (rotate-half convention,
-//! base 10000), padded keys masked with float32's minimum, final `emb_layer_norm_after`.
+//! base 10000), padded keys masked with float32's minimum (`kernels::attention`), final
+//! `emb_layer_norm_after`.
 //! Differences, from the geometry:
 //! * ESM-2: feed-forward Linear+bias → erf-GELU → Linear+bias; token dropout at inference:
 //!   `<mask>` embeddings zeroed and all scaled by (1 − 0.15·0.8)/(1 − observed mask ratio).
@@ -20,7 +21,8 @@ use burn::nn::Linear;
 use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use crate::config::EsmGeometry;
-use crate::nn::{LayerNorm, gelu_erf, softmax_last};
+use crate::kernels::attention::{KeyMask, LogitScale, attention};
+use crate::nn::{LayerNorm, gelu_erf};
 use crate::weights::Loader;
 
 /// One ESM layer.
@@ -56,22 +58,9 @@ impl EsmLayer {
         }
     }
 
-    /// `x (b, l, d)`, `rotary = (cos, sin)` each `(l, head_dim)`, `mask_bias (b, 1, 1, l)`.
-    pub fn forward(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), mask_bias: Tensor<4>) -> Tensor<3> {
-        let [b, l, d] = x.dims();
-        let h = self.heads;
-        let hd = d / h;
-        let normed = self.attention_norm.forward(x.clone());
-        let split = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2);
-        let q = split(self.query.forward(normed.clone())).mul_scalar((hd as f64).powf(-0.5));
-        let k = split(self.key.forward(normed.clone()));
-        let v = split(self.value.forward(normed));
-        let q = apply_rotary(q, rotary);
-        let k = apply_rotary(k, rotary);
-        let scores = q.matmul(k.swap_dims(2, 3)) + mask_bias;
-        let ctx = softmax_last(scores).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
-        let x = self.attention_out.forward(ctx) + x;
-
+    /// `x (b, l, d)`, `rotary = (cos, sin)` each `(l, head_dim)`, `mask` over the `l` keys.
+    pub fn forward(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), mask: &KeyMask) -> Tensor<3> {
+        let x = self.attention_out.forward(self.self_attention(x.clone(), rotary, mask)) + x;
         let y = self.intermediate.forward(self.ffn_norm.forward(x.clone()));
         let y = if self.swiglu {
             let [b, l, two_i] = y.dims();
@@ -83,6 +72,21 @@ impl EsmLayer {
             gelu_erf(y)
         };
         self.output.forward(y) + x
+    }
+
+    /// Pre-LN multi-head self-attention with rotary q and k, before the output projection.
+    fn self_attention(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), mask: &KeyMask) -> Tensor<3> {
+        let [b, l, d] = x.dims();
+        let h = self.heads;
+        let hd = d / h;
+        let normed = self.attention_norm.forward(x);
+        let split = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2);
+        // transformers scales q by head_dim^-0.5 before the rotary embedding.
+        let q = split(self.query.forward(normed.clone())).mul_scalar((hd as f64).powf(-0.5));
+        let k = split(self.key.forward(normed.clone()));
+        let v = split(self.value.forward(normed));
+        let ctx = attention(apply_rotary(q, rotary), apply_rotary(k, rotary), v, mask, LogitScale::Prescaled);
+        ctx.swap_dims(1, 2).reshape([b, l, d])
     }
 }
 
@@ -163,12 +167,36 @@ impl EsmEncoder {
     /// As [`forward`](Self::forward), pushing the embeddings and each layer's output (before
     /// the final LayerNorm) to `trace`, as transformers' `hidden_states` holds them.
     pub fn forward_traced(&self, ids: &[Vec<u32>], mut trace: Option<&mut Vec<Tensor<3>>>) -> Tensor<3> {
+        let (mut x, mask) = self.embed(ids);
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(x.clone());
+        }
+        let device = self.word_embeddings.device();
+        let l = x.dims()[1];
+        let hd = self.hidden_size() / self.heads;
+        let (cos, sin) = rotary_tables(l, hd);
+        let rotary = (
+            Tensor::<2>::from_data(TensorData::new(cos, [l, hd]), &device),
+            Tensor::<2>::from_data(TensorData::new(sin, [l, hd]), &device),
+        );
+        for layer in &self.layer {
+            x = layer.forward(x, &rotary, &mask);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(x.clone());
+            }
+        }
+        self.emb_layer_norm_after.forward(x)
+    }
+
+    /// Token embeddings `(b, l, d)` of the rows padded to the longest, after token dropout and
+    /// with padding rows zeroed, and the key mask `ids != pad`.
+    fn embed(&self, ids: &[Vec<u32>]) -> (Tensor<3>, KeyMask) {
         let device = self.word_embeddings.device();
         let b = ids.len();
         let l = ids.iter().map(Vec::len).max().unwrap_or(0);
-        let d = self.hidden_size();
         let mut flat = Vec::with_capacity(b * l);
         let mut mask = Vec::with_capacity(b * l);
+        let mut padded = Vec::with_capacity(b * l);
         let mut scale = Vec::with_capacity(b);
         let mut keep = Vec::with_capacity(b * l);
         for row in ids {
@@ -177,6 +205,7 @@ impl EsmEncoder {
                 let tok = row.get(j).copied().unwrap_or(self.pad_token_id);
                 flat.push(tok as i64);
                 mask.push(if tok != self.pad_token_id { 1f32 } else { 0.0 });
+                padded.push(tok == self.pad_token_id);
                 keep.push(if self.token_dropout && tok == self.mask_token_id { 0f32 } else { 1.0 });
             }
             // transformers: src_lengths = attention_mask.sum(-1); ratio = #mask / src_length
@@ -192,24 +221,7 @@ impl EsmEncoder {
             let scale = Tensor::<1>::from_data(TensorData::new(scale, [b]), &device);
             x = x * keep.reshape([b, l, 1]) * scale.reshape([b, 1, 1]);
         }
-        x = x * mask_t.clone().reshape([b, l, 1]);
-        if let Some(t) = trace.as_deref_mut() {
-            t.push(x.clone());
-        }
-        // (1 - mask) * finfo(float32).min, broadcast over heads and queries
-        let mask_bias = mask_t.neg().add_scalar(1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, l]);
-        let hd = d / self.heads;
-        let (cos, sin) = rotary_tables(l, hd);
-        let rotary = (
-            Tensor::<2>::from_data(TensorData::new(cos, [l, hd]), &device),
-            Tensor::<2>::from_data(TensorData::new(sin, [l, hd]), &device),
-        );
-        for layer in &self.layer {
-            x = layer.forward(x, &rotary, mask_bias.clone());
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(x.clone());
-            }
-        }
-        self.emb_layer_norm_after.forward(x)
+        x = x * mask_t.reshape([b, l, 1]);
+        (x, KeyMask::new(padded, b, l, &device))
     }
 }

@@ -1,8 +1,9 @@
 //! Cross-attention fusion: the DNA embeddings attend to the RNA encoder's last hidden states,
-//! then to the protein encoder's (../shared/REFERENCE.md, "Fusion and head").
+//! then to the protein encoder's (docs/REFERENCE.md, "Fusion and head").
 //!
 //! Each layer: q = Linear(D→D)(dna), k, v = Linear(E→D)(other), heads of D / h, softmax(q·kᵀ/√(D/h))
-//! with padded keys filled with −1e30, `out = dense(context) + dna`; no LayerNorm, no
+//! with padded keys masked (the reference fills −1e30; `kernels::attention` says why float32's
+//! minimum gives the same result), `out = dense(context) + dna`; no LayerNorm, no
 //! feed-forward. A transcript without protein (non-coding) skips the protein layer: its DNA
 //! embeddings after the RNA layer pass through unchanged (documented in models/README.md).
 
@@ -10,7 +11,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Bool, Tensor, TensorData};
 
-use crate::nn::softmax_last;
+use crate::kernels::attention::{KeyMask, LogitScale, attention};
 use crate::weights::Loader;
 
 /// Leaf names accepted for the four projections, in (query, key, value, output) order.
@@ -47,11 +48,9 @@ impl CrossAttention {
         let q = self.query.forward(x.clone()).reshape([b, n, h, hd]).swap_dims(1, 2);
         let k = self.key.forward(other.clone()).reshape([b, m, h, hd]).swap_dims(1, 2);
         let v = self.value.forward(other).reshape([b, m, h, hd]).swap_dims(1, 2);
-        let logits = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt());
-        let pad: Vec<bool> = other_valid.iter().flat_map(|row| (0..m).map(|j| !row.get(j).copied().unwrap_or(false))).collect();
-        let pad = Tensor::<4, Bool>::from_data(TensorData::new(pad, [b, 1, 1, m]), &x.device()).expand([b, h, n, m]);
-        let attn = softmax_last(logits.mask_fill(pad, -1e30));
-        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
+        let mask = KeyMask::from_valid(other_valid, m, &x.device());
+        let ctx = attention(q, k, v, &mask, LogitScale::DivideBySqrtHeadDim);
+        let ctx = ctx.swap_dims(1, 2).reshape([b, n, d]);
         self.dense.forward(ctx) + x
     }
 }

@@ -7,23 +7,29 @@
 //! no file I/O (callers pass bytes) and never picks a backend (callers pass a `Device`), so it
 //! builds for native targets and for `wasm32-unknown-unknown` alike.
 //!
-//! Data flows one way: [`model::Example`] → [`model::Encoded`] (tokens) → [`model::Isoformer`]
-//! (encoders → fusion → head) → [`model::Output`].
+//! Data flows one way: [`model::Example`] → [`model::Tokenizers`] → [`model::Encoded`] (tokens)
+//! → [`model::Isoformer`] (encoders → fusion → head) → [`model::Output`].
+//!
+//! Where to extend: a new encoder implements [`encoder::SequenceEncoder`] (its doc is the
+//! checklist); a WGSL kernel goes beside its plain-burn reference under [`kernels`].
 
 pub mod config;
+pub mod encoder;
 pub mod enformer;
 pub mod esm;
 pub mod fusion;
 pub mod head;
+pub mod kernels;
 pub mod model;
 pub mod nn;
 pub mod tokenizer;
 pub mod weights;
 
 pub use config::IsoformerConfig;
-pub use model::{Example, Isoformer, ModelFiles, Output, Predictor};
+pub use encoder::{Modality, SequenceEncoder};
+pub use model::{Encoded, Example, InputError, Isoformer, ModelError, ModelFiles, Output, Predictor, Tokenizers, has_protein};
 
-/// The 30 GTEx tissues of the official head, in output order (../shared/REFERENCE.md).
+/// The 30 GTEx tissues of the official head, in output order (docs/REFERENCE.md).
 pub const TISSUES: [&str; 30] = [
     "Adipose Tissue",
     "Adrenal Gland",

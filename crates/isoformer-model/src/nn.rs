@@ -111,8 +111,3 @@ pub fn gelu_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     activation::gelu(x)
 }
-
-/// Softmax over the last dimension with the maximum subtracted first.
-pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    activation::softmax(x, D - 1)
-}

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use crate::encoder::Modality;
+
 /// A vocab file that does not have the official layout.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum VocabError {
@@ -29,7 +31,7 @@ pub enum VocabError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TokenizeError {
     #[error("{kind} sequence: {found:?} at position {position} is not a letter")]
-    BadChar { kind: &'static str, found: char, position: usize },
+    BadChar { kind: Modality, found: char, position: usize },
 }
 
 fn parse_vocab(file: &'static str, text: &str) -> Result<(Vec<String>, HashMap<String, u32>), VocabError> {
@@ -79,7 +81,7 @@ impl DnaTokenizer {
         let mut out = vec![0f32; seq.len() * 4];
         for (i, b) in seq.bytes().enumerate() {
             if !b.is_ascii_alphabetic() {
-                return Err(TokenizeError::BadChar { kind: "DNA", found: seq[i..].chars().next().unwrap_or('?'), position: i });
+                return Err(TokenizeError::BadChar { kind: Modality::Dna, found: seq[i..].chars().next().unwrap_or('?'), position: i });
             }
             let c = self.channel[b as usize];
             if c != 255 {
@@ -139,7 +141,7 @@ impl RnaTokenizer {
         };
         for (i, raw) in seq.bytes().enumerate() {
             if !raw.is_ascii_alphabetic() {
-                return Err(TokenizeError::BadChar { kind: "RNA", found: seq[i..].chars().next().unwrap_or('?'), position: i });
+                return Err(TokenizeError::BadChar { kind: Modality::Rna, found: seq[i..].chars().next().unwrap_or('?'), position: i });
             }
             let b = match raw.to_ascii_uppercase() {
                 b'U' => b'T',
@@ -223,7 +225,7 @@ impl ProteinTokenizer {
             let b = bytes[i];
             let is_symbol = b == b'.' || b == b'-';
             if !(b.is_ascii_alphabetic() || is_symbol) {
-                return Err(TokenizeError::BadChar { kind: "protein", found: seq[i..].chars().next().unwrap_or('?'), position: i });
+                return Err(TokenizeError::BadChar { kind: Modality::Protein, found: seq[i..].chars().next().unwrap_or('?'), position: i });
             }
             let up = [b.to_ascii_uppercase()];
             let s = std::str::from_utf8(&up).expect("ascii");

@@ -19,7 +19,29 @@ pub trait TensorSource {
     fn shape(&self, name: &str) -> Option<Vec<usize>>;
     /// The tensor's values as f32, row-major. `shape` is the shape the loader expects; sources
     /// that generate values (tests) use it, file-backed sources check it was already matched.
-    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String>;
+    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ValuesError>;
+}
+
+/// Why a source could not give a tensor's values (the loader records it against the name).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValuesError {
+    #[error("no tensor of that name")]
+    Absent,
+    #[error(transparent)]
+    Dtype(#[from] DtypeError),
+    /// The source holds names and shapes only (checking a checkpoint without reading it).
+    #[error("values are not read when checking shapes")]
+    ShapesOnly,
+    /// A source that records requests was asked for the same name twice.
+    #[error("requested twice")]
+    Repeated,
+}
+
+/// Tensor bytes of a type that is not a floating-point parameter type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("dtype {dtype:?} is not a floating-point parameter type")]
+pub struct DtypeError {
+    pub dtype: safetensors::Dtype,
 }
 
 /// A `model.safetensors` file held in memory (read by the caller: this crate does no I/O).
@@ -42,14 +64,14 @@ impl TensorSource for SafetensorsSource<'_> {
         self.tensors.tensor(name).ok().map(|t| t.shape().to_vec())
     }
 
-    fn values(&self, name: &str, _shape: &[usize]) -> Result<Vec<f32>, String> {
-        let view = self.tensors.tensor(name).map_err(|e| e.to_string())?;
-        to_f32(view.dtype(), view.data()).map_err(|e| format!("`{name}`: {e}"))
+    fn values(&self, name: &str, _shape: &[usize]) -> Result<Vec<f32>, ValuesError> {
+        let view = self.tensors.tensor(name).map_err(|_| ValuesError::Absent)?;
+        Ok(to_f32(view.dtype(), view.data())?)
     }
 }
 
 /// Decode little-endian tensor bytes to f32.
-pub fn to_f32(dtype: safetensors::Dtype, bytes: &[u8]) -> Result<Vec<f32>, String> {
+pub fn to_f32(dtype: safetensors::Dtype, bytes: &[u8]) -> Result<Vec<f32>, DtypeError> {
     use safetensors::Dtype;
     let chunks = |n: usize| bytes.chunks_exact(n);
     Ok(match dtype {
@@ -59,7 +81,7 @@ pub fn to_f32(dtype: safetensors::Dtype, bytes: &[u8]) -> Result<Vec<f32>, Strin
             .collect(),
         Dtype::F16 => chunks(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
         Dtype::BF16 => chunks(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
-        other => return Err(format!("dtype {other:?} is not a floating-point parameter type")),
+        other => return Err(DtypeError { dtype: other }),
     })
 }
 
@@ -141,7 +163,7 @@ impl TensorSource for SeededSource {
     fn shape(&self, _name: &str) -> Option<Vec<usize>> {
         None
     }
-    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ValuesError> {
         Ok(seeded_values(name, shape))
     }
 }
@@ -251,8 +273,8 @@ impl<'s> Loader<'s> {
             self.used.insert(name.to_string());
             return match self.source.values(name, shape) {
                 Ok(v) => v,
-                Err(message) => {
-                    self.problems.push(LoadProblem::Bad { name: name.into(), message });
+                Err(e) => {
+                    self.problems.push(LoadProblem::Bad { name: name.into(), message: e.to_string() });
                     vec![0.0; n]
                 }
             };
@@ -287,8 +309,8 @@ impl<'s> Loader<'s> {
                 });
                 vec![0.0; n]
             }
-            Err(message) => {
-                self.problems.push(LoadProblem::Bad { name: actual, message });
+            Err(e) => {
+                self.problems.push(LoadProblem::Bad { name: actual, message: e.to_string() });
                 vec![0.0; n]
             }
         }

@@ -9,7 +9,7 @@ use common::*;
 use isoformer_model::IsoformerConfig;
 use isoformer_model::model::{Isoformer, discover};
 use isoformer_model::tokenizer::{ProteinTokenizer, RnaTokenizer};
-use isoformer_model::weights::{LoadProblem, SafetensorsSource, TensorSource};
+use isoformer_model::weights::{LoadProblem, SafetensorsSource, TensorSource, ValuesError};
 
 #[test]
 fn tokenizer_ids_equal_transformers_esm_tokenizer() {
@@ -40,8 +40,8 @@ impl TensorSource for Mem {
     fn shape(&self, name: &str) -> Option<Vec<usize>> {
         self.0.get(name).map(|t| t.0.clone())
     }
-    fn values(&self, name: &str, _: &[usize]) -> Result<Vec<f32>, String> {
-        self.0.get(name).map(|t| t.1.clone()).ok_or_else(|| "absent".into())
+    fn values(&self, name: &str, _: &[usize]) -> Result<Vec<f32>, ValuesError> {
+        self.0.get(name).map(|t| t.1.clone()).ok_or(ValuesError::Absent)
     }
 }
 
@@ -158,7 +158,7 @@ fn official_geometry_parameter_counts() {
         + g.filters.last().unwrap();
     let enformer = c.enformer - 2 * bn_channels;
     println!("parameters: enformer {enformer}, nt {}, esm {}, fusion {}, head {}", c.nt, c.esm, c.fusion, c.head);
-    // enformer-pytorch trunk at dim 1536 / depth 11 (issue #3: 229.85 M).
+    // enformer-pytorch trunk at dim 1536 / depth 11: 229.85 M.
     assert_eq!((enformer as f64 / 1e4).round() / 100.0, 229.85, "Enformer trunk: {enformer}");
     // ESM-2 150M encoder without lm_head / contact head: 147.7 M (exactly 147,728,000).
     assert_eq!(c.esm, 147_728_000);

@@ -1,0 +1,131 @@
+//! Scaled dot-product attention with a key-padding mask, and the softmax it ends in: the
+//! reference implementation (plain burn ops) that the ESM-2 / NT-v2 self-attention
+//! (`esm::EsmLayer`) and the fusion's cross-attention (`fusion::CrossAttention`) share.
+//!
+//! Where the `1/√head_dim` scaling happens differs upstream and changes the float32 result, so
+//! the caller says which ([`LogitScale`]): transformers' ESM scales q before the rotary
+//! embedding (models/esm/modeling_esm.py, `EsmSelfAttention.forward`); the fusion divides the
+//! logits after the product (docs/REFERENCE.md, "Fusion and head").
+//!
+//! Padded keys get the logit [`MASKED`] (float32's minimum). transformers' ESM adds
+//! `(1 − mask)·finfo(float32).min` and the fusion reference fills −1e30: whenever a row has at
+//! least one valid key all three give exactly the same softmax (the padded terms' exponentials
+//! are 0), and a row without valid keys attends uniformly in each.
+
+use burn::tensor::{Bool, Device, Tensor, TensorData, activation};
+
+/// The logit a padded key gets.
+pub const MASKED: f32 = f32::MIN;
+
+/// Softmax over the last dimension (burn subtracts the maximum first).
+pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::softmax(x, D - 1)
+}
+
+/// Which keys of each batch row are padding.
+#[derive(Debug, Clone)]
+pub struct KeyMask {
+    /// `(b, keys)`, true = padding; `None` when no key is padding (nothing to mask).
+    padded: Option<Tensor<2, Bool>>,
+}
+
+impl KeyMask {
+    /// `padded` is `(b, keys)` row-major, true where the key is padding.
+    pub fn new(padded: Vec<bool>, b: usize, keys: usize, device: &Device) -> Self {
+        assert_eq!(padded.len(), b * keys, "key mask: {} flags for {b} rows of {keys} keys", padded.len());
+        if !padded.iter().any(|&p| p) {
+            return Self { padded: None };
+        }
+        Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)) }
+    }
+
+    /// `valid[b][j]` false (or absent: rows shorter than `keys`) = key `j` of row `b` is padding.
+    pub fn from_valid(valid: &[Vec<bool>], keys: usize, device: &Device) -> Self {
+        let padded = valid.iter().flat_map(|row| (0..keys).map(|j| !row.get(j).copied().unwrap_or(false))).collect();
+        Self::new(padded, valid.len(), keys, device)
+    }
+}
+
+/// Where the `1/√head_dim` factor is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitScale {
+    /// The caller already scaled q (transformers' ESM, before the rotary embedding).
+    Prescaled,
+    /// Divide `q·kᵀ` by `√head_dim` after the product (the fusion).
+    DivideBySqrtHeadDim,
+}
+
+/// `softmax(q·kᵀ (scaled), padded keys → MASKED) · v`.
+///
+/// `q (b, h, n, d)`, `k (b, h, m, d)`, `v (b, h, m, dv)` → `(b, h, n, dv)`.
+pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
+    let [b, h, n, d] = q.dims();
+    let m = k.dims()[2];
+    let logits = q.matmul(k.swap_dims(2, 3));
+    let logits = match scale {
+        LogitScale::Prescaled => logits,
+        LogitScale::DivideBySqrtHeadDim => logits.div_scalar((d as f64).sqrt()),
+    };
+    let logits = match &mask.padded {
+        Some(p) => logits.mask_fill(p.clone().reshape([b, 1, 1, m]).expand([b, h, n, m]), MASKED),
+        None => logits,
+    };
+    softmax_last(logits).matmul(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t4(v: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    fn read(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+    }
+
+    /// One head, one query `q = 1`, three keys `k = 0, 1, 2` with values 10, 20, 30; row 0 sees
+    /// every key, row 1 has its last key padded (and a huge value there that must not leak).
+    #[test]
+    fn padded_keys_get_no_weight() {
+        let device = Device::flex();
+        let q = t4(vec![1.0, 1.0], [2, 1, 1, 1], &device);
+        let k = t4(vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0], [2, 1, 3, 1], &device);
+        let v = t4(vec![10.0, 20.0, 30.0, 10.0, 20.0, 1e6], [2, 1, 3, 1], &device);
+        let mask = KeyMask::from_valid(&[vec![true; 3], vec![true, true]], 3, &device);
+        let got = read(attention(q, k, v, &mask, LogitScale::Prescaled));
+        let e = std::f64::consts::E;
+        let row0 = (10.0 + 20.0 * e + 30.0 * e * e) / (1.0 + e + e * e);
+        let row1 = (10.0 + 20.0 * e) / (1.0 + e);
+        for (g, w) in got.iter().zip([row0, row1]) {
+            assert!((*g as f64 - w).abs() < 1e-4, "got {got:?}, want [{row0}, {row1}]");
+        }
+    }
+
+    /// A row whose keys are all padding attends uniformly (the mean of its values), as the
+    /// upstream additive and fill masks both do.
+    #[test]
+    fn a_fully_padded_row_attends_uniformly() {
+        let device = Device::flex();
+        let q = t4(vec![1.0], [1, 1, 1, 1], &device);
+        let k = t4(vec![0.0, 5.0], [1, 1, 2, 1], &device);
+        let v = t4(vec![2.0, 4.0], [1, 1, 2, 1], &device);
+        let mask = KeyMask::from_valid(&[vec![]], 2, &device);
+        assert_eq!(read(attention(q, k, v, &mask, LogitScale::Prescaled)), vec![3.0]);
+    }
+
+    /// `DivideBySqrtHeadDim` divides the logits by √d: with d = 4 and `q·k = 2·(0, 1)` the
+    /// weights are softmax(0, 1).
+    #[test]
+    fn logits_are_divided_by_the_root_of_the_head_size() {
+        let device = Device::flex();
+        let q = t4(vec![1.0; 4], [1, 1, 1, 4], &device);
+        let k = t4(vec![0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5], [1, 1, 2, 4], &device);
+        let v = t4(vec![0.0, 1.0], [1, 1, 2, 1], &device);
+        let mask = KeyMask::from_valid(&[vec![true, true]], 2, &device);
+        let got = read(attention(q, k, v, &mask, LogitScale::DivideBySqrtHeadDim))[0] as f64;
+        let e = std::f64::consts::E;
+        assert!((got - e / (1.0 + e)).abs() < 1e-6, "{got}");
+    }
+}
