@@ -14,6 +14,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use isoformer_io::Compression;
+
 use crate::{Location, Strand};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +38,10 @@ pub enum AnnotationError {
     Strand { at: Location, found: String, kind: String },
     #[error("{at}: phase {found:?} must be 0, 1 or 2 for CDS records")]
     Phase { at: Location, found: String },
-    #[error("{at}: malformed attribute field: {message}")]
-    Attribute { at: Location, message: String },
+    #[error("{at}: malformed attribute field: {source}")]
+    Attribute { at: Location, source: AttributeError },
+    #[error("{at}: empty sequence name (column 1)")]
+    EmptySequenceName { at: Location },
     #[error("{at}: {kind} record has no {key} attribute")]
     MissingAttribute { at: Location, kind: String, key: &'static str },
     #[error("{at}: Parent {parent:?} is not the ID of any record in the file")]
@@ -50,6 +54,25 @@ pub enum AnnotationError {
     CdsOutsideExons { at: Location, id: String, start: u64, end: u64 },
     #[error("{at}: transcript {id} has CDS records but no exons")]
     CdsWithoutExons { at: Location, id: String },
+}
+
+/// A malformed attribute column (column 9), GTF or GFF3.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttributeError {
+    #[error("attribute `{key}` has no value (expected `key \"value\";`)")]
+    NoValue { key: String },
+    #[error("attribute `{key}`: unterminated quote")]
+    UnterminatedQuote { key: String },
+    #[error("attribute `{key}` has no value")]
+    EmptyValue { key: String },
+    #[error("attribute `{key}`: expected `;` after its value, found {found:?}")]
+    NoSemicolon { key: String, found: String },
+    #[error("`{part}` is not key=value")]
+    NotKeyValue { part: String },
+    #[error("`{part}` has an empty key")]
+    EmptyKey { part: String },
+    #[error("`{part}`: bad percent escape")]
+    BadEscape { part: String },
 }
 
 /// Which annotation dialect a file is.
@@ -106,7 +129,7 @@ impl Annotation {
         if magic.is_empty() {
             return Err(AnnotationError::Empty { path: path.into() });
         }
-        let reader: Box<dyn BufRead> = if magic.starts_with(&[0x1f, 0x8b]) {
+        let reader: Box<dyn BufRead> = if isoformer_io::sniff(magic) != Compression::None {
             Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(reader)))
         } else {
             Box::new(reader)
@@ -125,113 +148,183 @@ impl Annotation {
 
     /// Parse from a stream; `format` `None` sniffs (`##gff-version 3`, or `key=value` attributes).
     pub fn parse(path: &Path, reader: impl BufRead, format: Option<Format>) -> Result<Self, AnnotationError> {
-        let mut format = format;
-        let mut gtf: Vec<(Feature, String, String, String)> = Vec::new();
-        let mut gff_features: Vec<(Feature, Vec<String>)> = Vec::new();
-        // GFF3 ID → (Parent, attributes, line)
-        let mut gff_ids: HashMap<String, (Option<String>, Vec<(String, String)>, u64)> = HashMap::new();
-        let mut any_line = false;
+        let mut lines = Lines { path, format, any_line: false, gtf: Vec::new(), gff3: Gff3Lines::default() };
         let mut n = 0u64;
         for line in reader.lines() {
             n += 1;
-            let at = || Location::new(path, n);
-            let line = line.map_err(|source| AnnotationError::Read { at: at(), source })?;
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() {
-                continue;
-            }
-            any_line = true;
-            if line.starts_with("##FASTA") {
+            let line = line.map_err(|source| AnnotationError::Read { at: Location::new(path, n), source })?;
+            if !lines.add(n, line.trim_end_matches('\r'))? {
                 break;
             }
-            if line.starts_with('#') {
-                if format.is_none() && line.starts_with("##gff-version 3") {
-                    format = Some(Format::Gff3);
-                }
-                continue;
-            }
-            let f: Vec<&str> = line.split('\t').collect();
-            if f.len() != 9 {
-                return Err(AnnotationError::Fields { at: at(), found: f.len() });
-            }
-            let format = *format.get_or_insert_with(|| if f[8].contains('=') && !f[8].contains('"') { Format::Gff3 } else { Format::Gtf });
-            let kind = match (format, f[2]) {
-                (_, "exon") => Some(FeatureKind::Exon),
-                (_, "CDS") => Some(FeatureKind::Cds),
-                (Format::Gtf, "stop_codon") => Some(FeatureKind::Cds),
-                _ => None,
-            };
-            if format == Format::Gff3 {
-                let attrs = gff3_attributes(f[8]).map_err(|message| AnnotationError::Attribute { at: at(), message })?;
-                let get = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-                if let Some(id) = get("ID")
-                    && kind.is_none()
-                {
-                    gff_ids.entry(id).or_insert((get("Parent"), attrs.clone(), n));
-                }
-                if let Some(kind) = kind {
-                    let feature = feature(&f, kind, at())?;
-                    let parents = get("Parent").ok_or_else(|| AnnotationError::MissingAttribute { at: at(), kind: f[2].into(), key: "Parent" })?;
-                    gff_features.push((feature, parents.split(',').map(str::to_string).collect()));
-                }
-            } else {
-                let attrs = gtf_attributes(f[8]).map_err(|message| AnnotationError::Attribute { at: at(), message })?;
-                let Some(kind) = kind else { continue };
-                let get = |k: &'static str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-                let tid = get("transcript_id").ok_or_else(|| AnnotationError::MissingAttribute { at: at(), kind: f[2].into(), key: "transcript_id" })?;
-                let gid = get("gene_id").ok_or_else(|| AnnotationError::MissingAttribute { at: at(), kind: f[2].into(), key: "gene_id" })?;
-                let gname = get("gene_name").unwrap_or_default();
-                gtf.push((feature(&f, kind, at())?, tid, gid, gname));
-            }
         }
-        if !any_line {
+        if !lines.any_line {
             return Err(AnnotationError::Empty { path: path.into() });
         }
-        let format = format.unwrap_or(Format::Gtf);
-        let mut transcripts: Vec<TranscriptRecord> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut add = |tid: &str, gid: &str, gname: &str, feature: Feature| {
-            let i = *index.entry(tid.to_string()).or_insert_with(|| {
-                transcripts.push(TranscriptRecord { transcript_id: tid.into(), gene_id: gid.into(), gene_name: gname.into(), features: Vec::new() });
-                transcripts.len() - 1
-            });
-            if transcripts[i].gene_name.is_empty() && !gname.is_empty() {
-                transcripts[i].gene_name = gname.into();
-            }
-            transcripts[i].features.push(feature);
+        let format = lines.format.unwrap_or(Format::Gtf);
+        let transcripts = match format {
+            Format::Gtf => group_gtf(lines.gtf),
+            Format::Gff3 => group_gff3(path, lines.gff3)?,
         };
-        if format == Format::Gtf {
-            for (feature, tid, gid, gname) in gtf {
-                add(&tid, &gid, &gname, feature);
-            }
-        } else {
-            for (feature, parents) in gff_features {
-                for parent in parents {
-                    let Some((gene, attrs, _)) = gff_ids.get(&parent) else {
-                        return Err(AnnotationError::UnknownParent { at: Location::new(path, feature.line), parent });
-                    };
-                    let get = |a: &[(String, String)], k: &str| a.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
-                    let tid = get(attrs, "transcript_id").unwrap_or_else(|| strip_type(&parent).to_string());
-                    let (gid, gname) = match gene {
-                        Some(g) => {
-                            let g = g.split(',').next().unwrap_or(g);
-                            let gattrs = gff_ids.get(g).map(|(_, a, _)| a.as_slice()).unwrap_or(&[]);
-                            (
-                                get(gattrs, "gene_id").unwrap_or_else(|| strip_type(g).to_string()),
-                                get(gattrs, "Name").or_else(|| get(attrs, "gene_name")).unwrap_or_default(),
-                            )
-                        }
-                        None => (get(attrs, "gene_id").unwrap_or_default(), get(attrs, "gene_name").unwrap_or_default()),
-                    };
-                    add(&tid, &gid, &gname, feature.clone());
-                }
-            }
-        }
         if !transcripts.iter().any(|t| t.features.iter().any(|f| f.kind == FeatureKind::Exon)) {
             return Err(AnnotationError::NoExons { path: path.into() });
         }
         Ok(Self { path: path.into(), format, transcripts })
     }
+}
+
+/// A GTF exon or CDS line with its transcript id, gene id and gene name.
+struct GtfLine {
+    feature: Feature,
+    transcript_id: String,
+    gene_id: String,
+    gene_name: String,
+}
+
+/// What GFF3 lines say, kept until the whole file is read (a Parent may come after its child).
+#[derive(Default)]
+struct Gff3Lines {
+    /// Exon and CDS lines with their Parent IDs.
+    features: Vec<(Feature, Vec<String>)>,
+    /// Every other line with an ID (the first line of each ID).
+    ids: HashMap<String, Gff3Parent>,
+}
+
+/// A GFF3 line that exon and CDS lines may name as Parent (a transcript, or its gene).
+struct Gff3Parent {
+    parent: Option<String>,
+    attributes: Vec<(String, String)>,
+}
+
+/// The line-by-line pass of [`Annotation::parse`].
+struct Lines<'a> {
+    path: &'a Path,
+    format: Option<Format>,
+    any_line: bool,
+    gtf: Vec<GtfLine>,
+    gff3: Gff3Lines,
+}
+
+fn attribute<'v>(attrs: &'v [(String, String)], key: &str) -> Option<&'v str> {
+    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+impl Lines<'_> {
+    /// Take line `n`; `false` at `##FASTA`, where the annotation ends.
+    fn add(&mut self, n: u64, line: &str) -> Result<bool, AnnotationError> {
+        if line.trim().is_empty() {
+            return Ok(true);
+        }
+        self.any_line = true;
+        if line.starts_with("##FASTA") {
+            return Ok(false);
+        }
+        if line.starts_with('#') {
+            if self.format.is_none() && line.starts_with("##gff-version 3") {
+                self.format = Some(Format::Gff3);
+            }
+            return Ok(true);
+        }
+        let at = Location::new(self.path, n);
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 9 {
+            return Err(AnnotationError::Fields { at, found: f.len() });
+        }
+        let format = *self.format.get_or_insert_with(|| if f[8].contains('=') && !f[8].contains('"') { Format::Gff3 } else { Format::Gtf });
+        let kind = match (format, f[2]) {
+            (_, "exon") => Some(FeatureKind::Exon),
+            (_, "CDS") => Some(FeatureKind::Cds),
+            (Format::Gtf, "stop_codon") => Some(FeatureKind::Cds),
+            _ => None,
+        };
+        match format {
+            Format::Gtf => self.add_gtf(&f, kind, at)?,
+            Format::Gff3 => self.add_gff3(&f, kind, at)?,
+        }
+        Ok(true)
+    }
+
+    fn add_gtf(&mut self, f: &[&str], kind: Option<FeatureKind>, at: Location) -> Result<(), AnnotationError> {
+        let attrs = gtf_attributes(f[8]).map_err(|source| AnnotationError::Attribute { at: at.clone(), source })?;
+        let Some(kind) = kind else { return Ok(()) };
+        let required = |key: &'static str| {
+            attribute(&attrs, key).map(str::to_string).ok_or_else(|| AnnotationError::MissingAttribute { at: at.clone(), kind: f[2].into(), key })
+        };
+        let transcript_id = required("transcript_id")?;
+        let gene_id = required("gene_id")?;
+        let gene_name = attribute(&attrs, "gene_name").unwrap_or_default().to_string();
+        self.gtf.push(GtfLine { feature: feature(f, kind, at)?, transcript_id, gene_id, gene_name });
+        Ok(())
+    }
+
+    fn add_gff3(&mut self, f: &[&str], kind: Option<FeatureKind>, at: Location) -> Result<(), AnnotationError> {
+        let attrs = gff3_attributes(f[8]).map_err(|source| AnnotationError::Attribute { at: at.clone(), source })?;
+        let parent = attribute(&attrs, "Parent").map(str::to_string);
+        let Some(kind) = kind else {
+            if let Some(id) = attribute(&attrs, "ID") {
+                self.gff3.ids.entry(id.to_string()).or_insert(Gff3Parent { parent, attributes: attrs });
+            }
+            return Ok(());
+        };
+        let feature = feature(f, kind, at.clone())?;
+        let parents = parent.ok_or_else(|| AnnotationError::MissingAttribute { at, kind: f[2].into(), key: "Parent" })?;
+        self.gff3.features.push((feature, parents.split(',').map(str::to_string).collect()));
+        Ok(())
+    }
+}
+
+/// Transcripts in order of first appearance, their features in file order.
+#[derive(Default)]
+struct Transcripts {
+    list: Vec<TranscriptRecord>,
+    index: HashMap<String, usize>,
+}
+
+impl Transcripts {
+    /// The first gene id a transcript is seen with is kept; a gene name fills in when first given.
+    fn add(&mut self, transcript_id: &str, gene_id: &str, gene_name: &str, feature: Feature) {
+        let i = *self.index.entry(transcript_id.to_string()).or_insert_with(|| {
+            self.list.push(TranscriptRecord { transcript_id: transcript_id.into(), gene_id: gene_id.into(), gene_name: gene_name.into(), features: Vec::new() });
+            self.list.len() - 1
+        });
+        let t = &mut self.list[i];
+        if t.gene_name.is_empty() && !gene_name.is_empty() {
+            t.gene_name = gene_name.into();
+        }
+        t.features.push(feature);
+    }
+}
+
+fn group_gtf(lines: Vec<GtfLine>) -> Vec<TranscriptRecord> {
+    let mut transcripts = Transcripts::default();
+    for l in lines {
+        transcripts.add(&l.transcript_id, &l.gene_id, &l.gene_name, l.feature);
+    }
+    transcripts.list
+}
+
+/// GFF3: each exon or CDS joins every transcript its Parent names; the transcript's id is its
+/// `transcript_id` attribute (else its ID without an Ensembl type prefix); the gene is the
+/// transcript's first Parent (its `gene_id` and `Name`), else the transcript's own attributes.
+fn group_gff3(path: &Path, lines: Gff3Lines) -> Result<Vec<TranscriptRecord>, AnnotationError> {
+    let mut transcripts = Transcripts::default();
+    for (feature, parents) in lines.features {
+        for parent in parents {
+            let Some(Gff3Parent { parent: gene, attributes: attrs }) = lines.ids.get(&parent) else {
+                return Err(AnnotationError::UnknownParent { at: Location::new(path, feature.line), parent });
+            };
+            let tid = attribute(attrs, "transcript_id").unwrap_or_else(|| strip_type(&parent));
+            let (gid, gname) = match gene {
+                Some(g) => {
+                    let g = g.split(',').next().unwrap_or(g);
+                    let gattrs = lines.ids.get(g).map(|p| p.attributes.as_slice()).unwrap_or(&[]);
+                    (attribute(gattrs, "gene_id").unwrap_or_else(|| strip_type(g)), attribute(gattrs, "Name").or_else(|| attribute(attrs, "gene_name")).unwrap_or_default())
+                }
+                None => (attribute(attrs, "gene_id").unwrap_or_default(), attribute(attrs, "gene_name").unwrap_or_default()),
+            };
+            transcripts.add(tid, gid, gname, feature.clone());
+        }
+    }
+    Ok(transcripts.list)
 }
 
 /// Ensembl GFF3 IDs carry their type: `transcript:ENST...`, `gene:ENSG...`.
@@ -269,13 +362,13 @@ fn feature(f: &[&str], kind: FeatureKind, at: Location) -> Result<Feature, Annot
         (_, other) => return Err(AnnotationError::Phase { at, found: other.into() }),
     };
     if f[0].is_empty() {
-        return Err(AnnotationError::Attribute { at, message: "empty sequence name (column 1)".into() });
+        return Err(AnnotationError::EmptySequenceName { at });
     }
     Ok(Feature { kind, seq: f[0].into(), start: start - 1, end, strand, phase, line: at.line })
 }
 
 /// GTF attributes: `key "value"; key value;` (GTF 2.2). Quoted values may hold `;` and spaces.
-pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
+pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, AttributeError> {
     let mut out = Vec::new();
     let b = field.as_bytes();
     let mut i = 0;
@@ -292,13 +385,13 @@ pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
         }
         let key = &field[key_start..i];
         if i >= b.len() || b[i] != b' ' {
-            return Err(format!("attribute `{key}` has no value (expected `key \"value\";`)"));
+            return Err(AttributeError::NoValue { key: key.into() });
         }
         while i < b.len() && b[i] == b' ' {
             i += 1;
         }
         let value = if i < b.len() && b[i] == b'"' {
-            let close = field[i + 1..].find('"').ok_or_else(|| format!("attribute `{key}`: unterminated quote"))?;
+            let close = field[i + 1..].find('"').ok_or_else(|| AttributeError::UnterminatedQuote { key: key.into() })?;
             let v = &field[i + 1..i + 1 + close];
             i += close + 2;
             v
@@ -310,13 +403,13 @@ pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
             &field[s..i]
         };
         if value.is_empty() && !field[..i].ends_with("\"\"") {
-            return Err(format!("attribute `{key}` has no value"));
+            return Err(AttributeError::EmptyValue { key: key.into() });
         }
         while i < b.len() && b[i] == b' ' {
             i += 1;
         }
         if i < b.len() && b[i] != b';' {
-            return Err(format!("attribute `{key}`: expected `;` after its value, found {:?}", &field[i..]));
+            return Err(AttributeError::NoSemicolon { key: key.into(), found: field[i..].into() });
         }
         out.push((key.to_string(), value.to_string()));
     }
@@ -324,7 +417,7 @@ pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// GFF3 attributes: `key=value;key=value`, values percent-decoded.
-pub fn gff3_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
+pub fn gff3_attributes(field: &str) -> Result<Vec<(String, String)>, AttributeError> {
     let mut out = Vec::new();
     if field == "." {
         return Ok(out);
@@ -334,11 +427,11 @@ pub fn gff3_attributes(field: &str) -> Result<Vec<(String, String)>, String> {
         if part.is_empty() {
             continue;
         }
-        let (k, v) = part.split_once('=').ok_or_else(|| format!("`{part}` is not key=value"))?;
+        let (k, v) = part.split_once('=').ok_or_else(|| AttributeError::NotKeyValue { part: part.into() })?;
         if k.is_empty() {
-            return Err(format!("`{part}` has an empty key"));
+            return Err(AttributeError::EmptyKey { part: part.into() });
         }
-        out.push((k.to_string(), percent_decode(v).ok_or_else(|| format!("`{part}`: bad percent escape"))?));
+        out.push((k.to_string(), percent_decode(v).ok_or_else(|| AttributeError::BadEscape { part: part.into() })?));
     }
     Ok(out)
 }
@@ -361,4 +454,47 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> String {
+        k.into()
+    }
+
+    #[test]
+    fn gtf_attribute_errors_each_have_their_variant() {
+        assert_eq!(gtf_attributes(r#"gene_id "G1"; transcript_id T1;"#).unwrap(), [(key("gene_id"), key("G1")), (key("transcript_id"), key("T1"))]);
+        assert_eq!(gtf_attributes(r#"note "a; b""#).unwrap(), [(key("note"), key("a; b"))]);
+        assert_eq!(gtf_attributes("gene_id; transcript_id \"T1\";"), Err(AttributeError::NoValue { key: key("gene_id") }));
+        assert_eq!(gtf_attributes(r#"gene_id "G1"; transcript_id "T1;"#), Err(AttributeError::UnterminatedQuote { key: key("transcript_id") }));
+        assert_eq!(gtf_attributes("gene_id  ;"), Err(AttributeError::EmptyValue { key: key("gene_id") }));
+        let e = gtf_attributes(r#"gene_id "G1" x;"#).unwrap_err();
+        assert_eq!(e, AttributeError::NoSemicolon { key: key("gene_id"), found: key("x;") });
+        assert_eq!(e.to_string(), "attribute `gene_id`: expected `;` after its value, found \"x;\"");
+    }
+
+    #[test]
+    fn gff3_attribute_errors_each_have_their_variant() {
+        assert_eq!(gff3_attributes("ID=a%3Bb;Parent=g").unwrap(), [(key("ID"), key("a;b")), (key("Parent"), key("g"))]);
+        assert_eq!(gff3_attributes(".").unwrap(), []);
+        assert_eq!(gff3_attributes("ID=T1;oops"), Err(AttributeError::NotKeyValue { part: key("oops") }));
+        assert_eq!(gff3_attributes("=x"), Err(AttributeError::EmptyKey { part: key("=x") }));
+        assert_eq!(gff3_attributes("ID=a%zz"), Err(AttributeError::BadEscape { part: key("ID=a%zz") }));
+        assert_eq!(gff3_attributes("ID=a%"), Err(AttributeError::BadEscape { part: key("ID=a%") }));
+    }
+
+    #[test]
+    fn line_errors_name_the_line() {
+        let parse = |text: &str, format| Annotation::parse(Path::new("a.gtf"), text.as_bytes(), Some(format));
+        let e = parse("chr1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G\"; transcript_id \"T\";\n\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G\"; transcript_id \"T\";\n", Format::Gtf).unwrap_err();
+        assert!(matches!(&e, AnnotationError::EmptySequenceName { at } if at.line == 2), "{e}");
+        let e = parse("##gff-version 3\nchr1\tt\tmRNA\t1\t9\t.\t+\t.\tID=T1;oops\n", Format::Gff3).unwrap_err();
+        assert!(matches!(&e, AnnotationError::Attribute { source: AttributeError::NotKeyValue { .. }, at } if at.line == 2), "{e}");
+        assert_eq!(e.to_string(), "a.gtf:2: malformed attribute field: `oops` is not key=value");
+        let e = parse("chr1\tt\texon\t1\t5\t.\t+\t.\tParent=T9\n", Format::Gff3).unwrap_err();
+        assert!(matches!(&e, AnnotationError::UnknownParent { at, parent } if at.line == 1 && parent == "T9"), "{e}");
+    }
 }

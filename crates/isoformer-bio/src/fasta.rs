@@ -4,8 +4,8 @@
 //! A record is a `>name description` header line and any number of sequence lines (none for an
 //! empty sequence). The name is the header's first word; the description keeps the rest. Letters
 //! are upper-cased and checked against the alphabet; blank lines are skipped; `\r\n` is accepted.
-//! (noodles-fasta reads the same layout but reports neither line nor position; genome FASTAs go
-//! through [`crate::genome`], which reads by random access.)
+//! (noodles-fasta reads the same layout but reports neither line nor position.) [`Reader`]
+//! streams records one by one; [`crate::genome`] reads a gzip genome whole through it.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -58,7 +58,18 @@ pub enum FastaError {
     #[error("{at}: duplicate record `{name}` (first at line {first})")]
     Duplicate { at: Location, name: String, first: u64 },
     #[error("{at}: {found:?} is not an allowed {alphabet} letter (record {record}, position {position})")]
-    BadLetter { at: Location, alphabet: &'static str, record: String, position: usize, found: char },
+    BadLetter { at: Location, alphabet: &'static str, record: String, position: u64, found: char },
+}
+
+/// A record's header line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header's first word.
+    pub name: String,
+    /// The rest of the header, trimmed.
+    pub description: String,
+    /// 1-based line of the header.
+    pub line: u64,
 }
 
 /// One record.
@@ -82,61 +93,149 @@ impl Record {
     }
 }
 
+/// Streams records one at a time into the caller's buffer, so that a genome's sequences are
+/// held once, by whoever keeps them. Names are checked for duplicates across the whole file.
+pub struct Reader<R> {
+    inner: R,
+    path: PathBuf,
+    alphabet: Alphabet,
+    /// Lines read so far.
+    line: u64,
+    buf: Vec<u8>,
+    /// The next record's header, met at the end of the previous record's sequence.
+    next: Option<Header>,
+    /// Line of each name's header.
+    first_line: HashMap<String, u64>,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of `inner`, named `path` in errors, whose letters must be in `alphabet`.
+    pub fn new(path: impl Into<PathBuf>, inner: R, alphabet: Alphabet) -> Self {
+        Self { inner, path: path.into(), alphabet, line: 0, buf: Vec::new(), next: None, first_line: HashMap::new() }
+    }
+
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// The next record: its header is returned and its letters (upper case) are appended to
+    /// `sequence`. `None` after the last record; a stream with no record at all is
+    /// [`FastaError::Empty`].
+    pub fn read_record(&mut self, sequence: &mut Vec<u8>) -> Result<Option<Header>, FastaError> {
+        let header = match self.next.take() {
+            Some(header) => header,
+            None => match self.first_header()? {
+                Some(header) => header,
+                None if self.first_line.is_empty() => return Err(FastaError::Empty { path: self.path.clone() }),
+                None => return Ok(None),
+            },
+        };
+        let start = sequence.len();
+        while self.read_line(&header.name)? {
+            if self.buf.first() == Some(&b'>') {
+                self.next = Some(self.header()?);
+                break;
+            }
+            self.push_letters(&header.name, sequence, start)?;
+        }
+        Ok(Some(header))
+    }
+
+    /// Skip blank lines up to the first header; `None` at the end of the stream.
+    fn first_header(&mut self) -> Result<Option<Header>, FastaError> {
+        while self.read_line("(before the first header)")? {
+            if self.buf.first() == Some(&b'>') {
+                return self.header().map(Some);
+            }
+            if !is_blank(&self.buf) {
+                return Err(FastaError::NoHeader { at: self.at() });
+            }
+        }
+        Ok(None)
+    }
+
+    /// Read the next line into `buf` without its line end; `false` at the end of the stream.
+    /// `record` names the record being read, for a read failure.
+    fn read_line(&mut self, record: &str) -> Result<bool, FastaError> {
+        self.buf.clear();
+        let read = self.inner.read_until(b'\n', &mut self.buf);
+        let n = read.map_err(|source| FastaError::Read { at: Location::new(&self.path, self.line + 1), record: record.into(), source })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.line += 1;
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(true)
+    }
+
+    /// Parse the header line in `buf` and check its name is new.
+    fn header(&mut self) -> Result<Header, FastaError> {
+        let text = String::from_utf8_lossy(&self.buf[1..]);
+        let text = text.trim();
+        let (name, description) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        if name.is_empty() {
+            return Err(FastaError::EmptyName { at: self.at() });
+        }
+        if let Some(&first) = self.first_line.get(name) {
+            return Err(FastaError::Duplicate { at: self.at(), name: name.into(), first });
+        }
+        self.first_line.insert(name.into(), self.line);
+        Ok(Header { name: name.into(), description: description.trim().into(), line: self.line })
+    }
+
+    /// Check the sequence line in `buf` and append it upper-cased; `start` is where the
+    /// record's letters begin in `sequence`.
+    fn push_letters(&self, record: &str, sequence: &mut Vec<u8>, start: usize) -> Result<(), FastaError> {
+        if is_blank(&self.buf) {
+            return Ok(());
+        }
+        if let Some(col) = self.buf.iter().position(|b| !self.alphabet.allows(b.to_ascii_uppercase())) {
+            // A multi-byte UTF-8 letter is shown whole.
+            let found = String::from_utf8_lossy(&self.buf[col..]).chars().next().unwrap_or('?');
+            return Err(FastaError::BadLetter {
+                at: self.at(),
+                alphabet: self.alphabet.name(),
+                record: record.into(),
+                position: (sequence.len() - start + col) as u64 + 1,
+                found,
+            });
+        }
+        sequence.extend(self.buf.iter().map(u8::to_ascii_uppercase));
+        Ok(())
+    }
+
+    fn at(&self) -> Location {
+        Location::new(&self.path, self.line)
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// Every record of `reader` (named `path` in errors), in file order; duplicate names and letters
 /// outside `alphabet` are errors, as is a file with no record.
 pub fn read_records(path: &Path, reader: impl BufRead, alphabet: Alphabet) -> Result<Vec<Record>, FastaError> {
-    let mut records: Vec<Record> = Vec::new();
-    let mut first_line: HashMap<String, u64> = HashMap::new();
-    let mut n = 0u64;
-    for line in reader.split(b'\n') {
-        n += 1;
-        let mut line = line.map_err(|source| FastaError::Read {
-            at: Location::new(path, n),
-            record: records.last().map_or_else(|| "(before the first header)".into(), |r| r.name.clone()),
-            source,
-        })?;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if let Some(header) = line.strip_prefix(b">") {
-            let header = String::from_utf8_lossy(header);
-            let header = header.trim();
-            let (name, description) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
-            if name.is_empty() {
-                return Err(FastaError::EmptyName { at: Location::new(path, n) });
-            }
-            if let Some(&first) = first_line.get(name) {
-                return Err(FastaError::Duplicate { at: Location::new(path, n), name: name.into(), first });
-            }
-            first_line.insert(name.into(), n);
-            records.push(Record { name: name.into(), description: description.trim().into(), line: n, sequence: String::new() });
-            continue;
-        }
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let Some(record) = records.last_mut() else {
-            return Err(FastaError::NoHeader { at: Location::new(path, n) });
-        };
-        let before = record.sequence.len();
-        for (col, &b) in line.iter().enumerate() {
-            let up = b.to_ascii_uppercase();
-            if !alphabet.allows(up) {
-                // A multi-byte UTF-8 letter is shown whole.
-                let found = String::from_utf8_lossy(&line[col..]).chars().next().unwrap_or('?');
-                return Err(FastaError::BadLetter {
-                    at: Location::new(path, n),
-                    alphabet: alphabet.name(),
-                    record: record.name.clone(),
-                    position: before + col + 1,
-                    found,
-                });
-            }
-            record.sequence.push(up as char);
-        }
-    }
-    if records.is_empty() {
-        return Err(FastaError::Empty { path: path.into() });
+    let mut reader = Reader::new(path, reader, alphabet);
+    let mut records = Vec::new();
+    let mut sequence = Vec::new();
+    while let Some(Header { name, description, line }) = reader.read_record(&mut sequence)? {
+        // Every alphabet's letters are ASCII.
+        let sequence = String::from_utf8(std::mem::take(&mut sequence)).expect("ASCII letters");
+        records.push(Record { name, description, line, sequence });
     }
     Ok(records)
 }
@@ -173,5 +272,48 @@ mod tests {
         assert!(matches!(read("ACGT\n>A\n", Alphabet::Dna), Err(FastaError::NoHeader { at }) if at.line == 1));
         assert!(matches!(read(">A\nA\n>\n", Alphabet::Dna), Err(FastaError::EmptyName { at }) if at.line == 3));
         assert!(matches!(read("\n\n", Alphabet::Dna), Err(FastaError::Empty { .. })));
+    }
+
+    #[test]
+    fn reader_streams_records_into_the_callers_buffer() {
+        let mut reader = Reader::new("x.fa", &b"\n>A one\nac\n\ngt\n>B\n>C\nN\n"[..], Alphabet::Dna);
+        let mut seq = Vec::new();
+        let a = reader.read_record(&mut seq).unwrap().unwrap();
+        assert_eq!((a.name.as_str(), a.description.as_str(), a.line, seq.as_slice()), ("A", "one", 2, &b"ACGT"[..]));
+        seq.clear();
+        assert_eq!(reader.read_record(&mut seq).unwrap().map(|h| (h.name, h.line)), Some(("B".into(), 6)));
+        assert!(seq.is_empty());
+        assert_eq!(reader.read_record(&mut seq).unwrap().map(|h| h.line), Some(7));
+        assert_eq!(seq, b"N");
+        assert!(reader.read_record(&mut seq).unwrap().is_none());
+        assert!(reader.read_record(&mut seq).unwrap().is_none());
+    }
+
+    /// Gives `good` and then fails, as a truncated gzip stream does.
+    struct Breaks<'a> {
+        good: &'a [u8],
+    }
+
+    impl io::Read for Breaks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.good.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+            }
+            let n = buf.len().min(self.good.len());
+            buf[..n].copy_from_slice(&self.good[..n]);
+            self.good = &self.good[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_failure_names_line_and_record() {
+        let reader = io::BufReader::with_capacity(4, Breaks { good: b">A\nACGT\n>B\nAC" });
+        let e = read_records(Path::new("x.fa"), reader, Alphabet::Dna).unwrap_err();
+        assert!(matches!(&e, FastaError::Read { at, record, .. } if at.line == 4 && record == "B"), "{e}");
+        assert!(e.to_string().starts_with("x.fa:4: read failed (truncated or corrupt file?) in record B: "), "{e}");
+        let reader = io::BufReader::new(Breaks { good: b"" });
+        let e = read_records(Path::new("x.fa"), reader, Alphabet::Dna).unwrap_err();
+        assert!(matches!(&e, FastaError::Read { at, record, .. } if at.line == 1 && record == "(before the first header)"), "{e}");
     }
 }

@@ -16,9 +16,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use isoformer_io::Compression;
 use noodles_bgzf as bgzf;
 
 use crate::Location;
+use crate::fasta::{self, Alphabet, FastaError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenomeError {
@@ -26,34 +28,54 @@ pub enum GenomeError {
     Open { path: PathBuf, source: io::Error },
     #[error("{path}: read failed: {source}")]
     Read { path: PathBuf, source: io::Error },
-    /// A failure part-way through a whole-file read: `at` is the line being read.
-    #[error("{at}: {what} (record {record}): {source}")]
-    ReadAt { at: Location, what: &'static str, record: String, source: io::Error },
+    /// A whole-file read (plain gzip) failed in its FASTA.
+    #[error(transparent)]
+    Fasta(#[from] FastaError),
+    /// A plain gzip genome whose stream ends or breaks part-way: `at` is the line being read.
+    #[error("{at}: gzip data ends early or is corrupt (record {record}): {source}")]
+    GzipCorrupt { at: Location, record: String, source: io::Error },
     /// A bgzip genome whose data ends (or breaks) before a record the index points into.
     #[error("{path}: bgzip data ends early or is corrupt reading record {record} (truncated file, or .fai/.gzi made for another file): {source}")]
     BgzfTruncated { path: PathBuf, record: String, source: io::Error },
     #[error("{path}: empty file (no FASTA records)")]
     Empty { path: PathBuf },
-    #[error("{at}: expected a `>name` header before sequence lines")]
-    NoHeader { at: Location },
-    #[error("{at}: record with an empty name")]
-    EmptyName { at: Location },
     #[error("{at}: duplicate sequence name `{name}` (first at line {first})")]
     Duplicate { at: Location, name: String, first: u64 },
-    #[error("{at}: {found:?} is not a nucleotide letter (record {record}, position {position})")]
-    BadBase { at: Location, record: String, position: u64, found: char },
-    #[error("{path}: {found:?} is not a nucleotide letter (record {record}, position {position})")]
-    BadBaseIndexed { path: PathBuf, record: String, position: u64, found: char },
+    /// A letter outside [`Alphabet::Dna`] met by random access (a whole read says
+    /// [`FastaError::BadLetter`], with the line).
+    #[error("{path}: {found:?} is not an allowed DNA letter (record {record}, position {position})")]
+    BadBase { path: PathBuf, record: String, position: u64, found: char },
     #[error("{path}: no index {fai}: uncompressed FASTA is read by random access; run `samtools faidx {path}`")]
     FaiMissing { path: PathBuf, fai: PathBuf },
-    #[error("{at}: {message}")]
-    FaiBad { at: Location, message: String },
-    #[error("{fai}: stale index for {path}: {message}; rebuild it with `samtools faidx`")]
-    FaiStale { fai: PathBuf, path: PathBuf, message: String },
+    #[error("{at}: {found} fields, expected 5 (name, length, offset, linebases, linewidth)")]
+    FaiFields { at: Location, found: usize },
+    #[error("{at}: {what} {found:?} is not a number")]
+    FaiNumber { at: Location, what: &'static str, found: String },
+    #[error("{at}: linebases {line_bases} / linewidth {line_width} are inconsistent")]
+    FaiLineLayout { at: Location, line_bases: u64, line_width: u64 },
+    #[error("{path}: empty index")]
+    FaiEmpty { path: PathBuf },
+    #[error("{fai}: stale index for {path}: {reason}; rebuild it with `samtools faidx`")]
+    FaiStale { fai: PathBuf, path: PathBuf, reason: StaleIndex },
+    #[error("{at}: expected two tab-separated names: annotation, genome")]
+    ChromMapLine { at: Location },
     #[error("{path}: .gzi index unreadable: {source}")]
     Gzi { path: PathBuf, source: io::Error },
     #[error("{path}: no sequence `{name}`")]
     UnknownSequence { path: PathBuf, name: String },
+}
+
+/// How an index was found not to fit its FASTA.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaleIndex {
+    #[error("the index puts the end of {record} at byte {end}, the file has {size} bytes")]
+    Size { record: String, end: u64, size: u64 },
+    #[error("record {record} is not laid out in lines of {line_bases} bases")]
+    Layout { record: String, line_bases: u64 },
+    #[error("record {record} ends past the end of the file")]
+    PastEnd { record: String },
+    #[error("the line before offset {offset} is not the header `>{record}`")]
+    Header { record: String, offset: u64 },
 }
 
 /// One `.fai` line: name, length, byte offset of the first base, bases per line, bytes per line.
@@ -87,14 +109,14 @@ pub fn read_fai(path: &Path) -> Result<Vec<FaiRecord>, GenomeError> {
         }
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() != 5 {
-            return Err(GenomeError::FaiBad { at: at(), message: format!("{} fields, expected 5 (name, length, offset, linebases, linewidth)", f.len()) });
+            return Err(GenomeError::FaiFields { at: at(), found: f.len() });
         }
-        let num = |k: usize, what: &str| -> Result<u64, GenomeError> {
-            f[k].parse::<u64>().map_err(|_| GenomeError::FaiBad { at: at(), message: format!("{what} {:?} is not a number", f[k]) })
+        let num = |k: usize, what: &'static str| -> Result<u64, GenomeError> {
+            f[k].parse::<u64>().map_err(|_| GenomeError::FaiNumber { at: at(), what, found: f[k].into() })
         };
         let rec = FaiRecord { name: f[0].to_string(), length: num(1, "length")?, offset: num(2, "offset")?, line_bases: num(3, "linebases")?, line_width: num(4, "linewidth")? };
         if rec.line_bases == 0 || rec.line_width <= rec.line_bases {
-            return Err(GenomeError::FaiBad { at: at(), message: format!("linebases {} / linewidth {} are inconsistent", rec.line_bases, rec.line_width) });
+            return Err(GenomeError::FaiLineLayout { at: at(), line_bases: rec.line_bases, line_width: rec.line_width });
         }
         if let Some(first) = seen.insert(rec.name.clone(), n) {
             return Err(GenomeError::Duplicate { at: at(), name: rec.name, first });
@@ -102,7 +124,7 @@ pub fn read_fai(path: &Path) -> Result<Vec<FaiRecord>, GenomeError> {
         out.push(rec);
     }
     if out.is_empty() {
-        return Err(GenomeError::FaiBad { at: Location::new(path, 1), message: "empty index".into() });
+        return Err(GenomeError::FaiEmpty { path: path.into() });
     }
     Ok(out)
 }
@@ -143,12 +165,10 @@ impl Genome {
         let mut magic = [0u8; 18];
         let got = read_up_to(&mut file, &mut magic).map_err(|source| GenomeError::Read { path: path.into(), source })?;
         file.seek(SeekFrom::Start(0)).map_err(|source| GenomeError::Read { path: path.into(), source })?;
-        let gzip = got >= 2 && magic[..2] == [0x1f, 0x8b];
-        // BGZF: gzip with FEXTRA and a `BC` subfield first (SAM/BAM spec §4.1).
-        let bgzip = gzip && got >= 14 && magic[3] & 4 != 0 && &magic[12..14] == b"BC";
+        let compression = isoformer_io::sniff(&magic[..got]);
         let fai_path = with_suffix(path, ".fai");
         let gzi_path = with_suffix(path, ".gzi");
-        if !gzip {
+        if compression == Compression::None {
             if !fai_path.exists() {
                 return Err(GenomeError::FaiMissing { path: path.into(), fai: fai_path });
             }
@@ -156,7 +176,7 @@ impl Genome {
             check_size(path, &fai_path, &fai, size)?;
             return Ok(Self::indexed(path, fai_path, fai, Source::Plain(BufReader::with_capacity(1 << 16, file))));
         }
-        if bgzip && fai_path.exists() && gzi_path.exists() {
+        if compression == Compression::Bgzf && fai_path.exists() && gzi_path.exists() {
             let fai = read_fai(&fai_path)?;
             let index = bgzf::gzi::fs::read(&gzi_path).map_err(|source| GenomeError::Gzi { path: gzi_path.clone(), source })?;
             let reader = bgzf::io::IndexedReader::new(file, index);
@@ -183,56 +203,19 @@ impl Genome {
     /// [`Genome::read_whole`]; `gzip` says the stream is decompressed, so that a read failure
     /// (a truncated or corrupt stream) is named as such, with the line and record it stopped in.
     fn read_whole_from(path: &Path, reader: impl BufRead, gzip: bool) -> Result<Self, GenomeError> {
+        let mut fasta = fasta::Reader::new(path, reader, Alphabet::Dna);
         let mut names: Vec<String> = Vec::new();
         let mut seqs: Vec<Vec<u8>> = Vec::new();
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        let mut n = 0u64;
-        for line in reader.split(b'\n') {
-            n += 1;
-            let mut line = line.map_err(|source| {
-                let corrupt = matches!(source.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput);
-                let what = if gzip && corrupt { "gzip data ends early or is corrupt" } else { "read failed" };
-                let record = names.last().cloned().unwrap_or_else(|| "(before the first header)".into());
-                GenomeError::ReadAt { at: Location::new(path, n), what, record, source }
-            })?;
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if let Some(header) = line.strip_prefix(b">") {
-                let header = String::from_utf8_lossy(header);
-                let name = header.split_whitespace().next().unwrap_or("").to_string();
-                if name.is_empty() {
-                    return Err(GenomeError::EmptyName { at: Location::new(path, n) });
+        loop {
+            let mut seq = Vec::new();
+            match fasta.read_record(&mut seq) {
+                Ok(Some(header)) => {
+                    names.push(header.name);
+                    seqs.push(seq);
                 }
-                if let Some(&first) = first_line.get(&name) {
-                    return Err(GenomeError::Duplicate { at: Location::new(path, n), name, first });
-                }
-                first_line.insert(name.clone(), n);
-                names.push(name);
-                seqs.push(Vec::new());
-                continue;
+                Ok(None) => break,
+                Err(e) => return Err(whole_read_error(e, gzip)),
             }
-            if line.is_empty() {
-                continue;
-            }
-            let Some(seq) = seqs.last_mut() else {
-                return Err(GenomeError::NoHeader { at: Location::new(path, n) });
-            };
-            for (col, &b) in line.iter().enumerate() {
-                let up = b.to_ascii_uppercase();
-                if !is_nucleotide(up) {
-                    return Err(GenomeError::BadBase {
-                        at: Location::new(path, n),
-                        record: names.last().cloned().unwrap_or_default(),
-                        position: (seq.len() + col) as u64 + 1,
-                        found: b as char,
-                    });
-                }
-            }
-            seq.extend(line.iter().map(|b| b.to_ascii_uppercase()));
-        }
-        if names.is_empty() {
-            return Err(GenomeError::Empty { path: path.into() });
         }
         let lengths = seqs.iter().map(|s| s.len() as u64).collect();
         let by_name = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
@@ -286,15 +269,15 @@ impl Genome {
             let up = b.to_ascii_uppercase();
             if offset_in_line >= rec.line_bases {
                 if b != b'\n' && b != b'\r' {
-                    return Err(self.stale(format!("record {} is not laid out in lines of {} bases", rec.name, rec.line_bases)));
+                    return Err(self.stale(StaleIndex::Layout { record: rec.name, line_bases: rec.line_bases }));
                 }
                 continue;
             }
             if b == b'\n' || b == b'\r' || b == b'>' {
-                return Err(self.stale(format!("record {} is not laid out in lines of {} bases", rec.name, rec.line_bases)));
+                return Err(self.stale(StaleIndex::Layout { record: rec.name, line_bases: rec.line_bases }));
             }
             if !is_nucleotide(up) {
-                return Err(GenomeError::BadBaseIndexed { path, record: rec.name, position: pos + 1, found: b as char });
+                return Err(GenomeError::BadBase { path, record: rec.name, position: pos + 1, found: b as char });
             }
             out.push(up);
             pos += 1;
@@ -302,8 +285,8 @@ impl Genome {
         Ok(out)
     }
 
-    fn stale(&self, message: String) -> GenomeError {
-        GenomeError::FaiStale { fai: self.fai_path.clone(), path: self.path.clone(), message }
+    fn stale(&self, reason: StaleIndex) -> GenomeError {
+        GenomeError::FaiStale { fai: self.fai_path.clone(), path: self.path.clone(), reason }
     }
 
     fn stale_or_read(&self, e: io::Error, rec: &FaiRecord) -> GenomeError {
@@ -312,7 +295,7 @@ impl Genome {
             return GenomeError::BgzfTruncated { path: self.path.clone(), record: rec.name.clone(), source: e };
         }
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            self.stale(format!("record {} ends past the end of the file", rec.name))
+            self.stale(StaleIndex::PastEnd { record: rec.name.clone() })
         } else {
             GenomeError::Read { path: self.path.clone(), source: e }
         }
@@ -346,7 +329,19 @@ impl Genome {
                 && line[1..].starts_with(rec.name.as_bytes())
                 && line.get(1 + rec.name.len()).is_none_or(|b| b.is_ascii_whitespace())
         };
-        if ok { Ok(()) } else { Err(self.stale(format!("the line before offset {} is not the header `>{}`", rec.offset, rec.name))) }
+        if ok { Ok(()) } else { Err(self.stale(StaleIndex::Header { record: rec.name, offset: rec.offset })) }
+    }
+}
+
+/// A genome's own words for two FASTA failures: a repeated name is a duplicate sequence name (as
+/// in a `.fai`), and a decompressed stream that breaks is a truncated or corrupt gzip file.
+fn whole_read_error(e: FastaError, gzip: bool) -> GenomeError {
+    match e {
+        FastaError::Duplicate { at, name, first } => GenomeError::Duplicate { at, name, first },
+        FastaError::Read { at, record, source } if gzip && matches!(source.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput) => {
+            GenomeError::GzipCorrupt { at, record, source }
+        }
+        e => GenomeError::Fasta(e),
     }
 }
 
@@ -374,7 +369,7 @@ fn check_size(path: &Path, fai_path: &Path, fai: &[FaiRecord], size: u64) -> Res
         return Err(GenomeError::FaiStale {
             fai: fai_path.into(),
             path: path.into(),
-            message: format!("the index puts the end of {} at byte {end}, the file has {size} bytes", last.name),
+            reason: StaleIndex::Size { record: last.name.clone(), end, size },
         });
     }
     Ok(())
@@ -406,7 +401,7 @@ impl ChromMap {
             }
             let f: Vec<&str> = line.split('\t').map(str::trim).collect();
             if f.len() != 2 || f[0].is_empty() || f[1].is_empty() {
-                return Err(GenomeError::FaiBad { at: Location::new(path, i as u64 + 1), message: "expected two tab-separated names: annotation, genome".into() });
+                return Err(GenomeError::ChromMapLine { at: Location::new(path, i as u64 + 1) });
             }
             explicit.insert(f[0].to_string(), f[1].to_string());
         }
@@ -428,5 +423,85 @@ impl ChromMap {
             candidates.extend(["chrM".to_string(), "MT".to_string(), "M".to_string(), "chrMT".to_string()]);
         }
         candidates.iter().find_map(|c| find(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn whole(text: &[u8]) -> Result<Genome, GenomeError> {
+        Genome::read_whole(Path::new("g.fa"), text)
+    }
+
+    #[test]
+    fn whole_read_errors_are_the_fasta_readers_with_a_genomes_words() {
+        let g = whole(b">chr1 x\nacgtn\n>chr2\nRY\n").unwrap();
+        assert_eq!(g.names(), ["chr1", "chr2"]);
+        assert_eq!((g.length("chr1"), g.length("chr2")), (Some(5), Some(2)));
+        let e = whole(b">chr1\nAC\n>chr1\nA\n").err().expect("an error");
+        assert!(matches!(&e, GenomeError::Duplicate { first: 1, .. }), "{e}");
+        assert_eq!(e.to_string(), "g.fa:3: duplicate sequence name `chr1` (first at line 1)");
+        let e = whole(b">chr1\nACGT\nAXGT\n").err().expect("an error");
+        assert!(matches!(&e, GenomeError::Fasta(FastaError::BadLetter { position: 6, found: 'X', .. })), "{e}");
+        assert_eq!(e.to_string(), "g.fa:3: 'X' is not an allowed DNA letter (record chr1, position 6)");
+        assert!(matches!(whole(b"ACGT\n>chr1\n"), Err(GenomeError::Fasta(FastaError::NoHeader { at })) if at.line == 1));
+        assert!(matches!(whole(b">\nACGT\n"), Err(GenomeError::Fasta(FastaError::EmptyName { .. }))));
+        assert!(matches!(whole(b"\n"), Err(GenomeError::Fasta(FastaError::Empty { .. }))));
+    }
+
+    fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("isoformer-bio-genome-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn truncated_plain_gzip_names_line_and_record() {
+        let mut text = b">chr1\n".to_vec();
+        for i in 0..2000u32 {
+            text.extend_from_slice(&b"ACGTTGCAAC"[..(i % 7 + 3) as usize]);
+            text.push(b'\n');
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        let path = scratch("cut.fa.gz", &gz[..gz.len() / 2]);
+        let e = Genome::open(&path).err().expect("a cut gzip file");
+        assert!(matches!(&e, GenomeError::GzipCorrupt { record, at, .. } if record == "chr1" && at.line > 1), "{e}");
+        assert!(e.to_string().contains("gzip data ends early or is corrupt (record chr1)"), "{e}");
+    }
+
+    #[test]
+    fn index_errors_each_have_their_variant() {
+        let fai = |name: &str, text: &str| read_fai(&scratch(name, text.as_bytes()));
+        assert!(matches!(fai("a.fai", "chr1\t300\t6\t10\n"), Err(GenomeError::FaiFields { found: 4, .. })));
+        let e = fai("b.fai", "chr1\t3x0\t6\t10\t11\n").unwrap_err();
+        assert!(matches!(&e, GenomeError::FaiNumber { what: "length", .. }), "{e}");
+        assert!(e.to_string().ends_with("b.fai:1: length \"3x0\" is not a number"), "{e}");
+        assert!(matches!(fai("c.fai", "chr1\t300\t6\t10\t10\n"), Err(GenomeError::FaiLineLayout { line_bases: 10, line_width: 10, .. })));
+        assert!(matches!(fai("d.fai", "\n"), Err(GenomeError::FaiEmpty { .. })));
+        assert!(matches!(fai("e.fai", "chr1\t3\t6\t10\t11\nchr1\t3\t16\t10\t11\n"), Err(GenomeError::Duplicate { first: 1, .. })));
+        let map = scratch("map.tsv", b"# annotation genome\n1\tchr1\nchr2\n");
+        assert!(matches!(ChromMap::read(&map), Err(GenomeError::ChromMapLine { at }) if at.line == 3));
+    }
+
+    #[test]
+    fn stale_indexes_say_how() {
+        let fa = scratch("s.fa", b">chr1\nACGTACGTAC\nACG\n");
+        let open = |fai: &str| {
+            std::fs::write(with_suffix(&fa, ".fai"), fai).unwrap();
+            Genome::open(&fa)
+        };
+        assert!(matches!(open("chr1\t11\t6\t10\t11\n"), Err(GenomeError::FaiStale { reason: StaleIndex::Size { .. }, .. })));
+        let mut g = open("chr1\t13\t6\t5\t6\n").unwrap();
+        assert!(matches!(g.fetch("chr1", 0, 8), Err(GenomeError::FaiStale { reason: StaleIndex::Layout { line_bases: 5, .. }, .. })));
+        let mut g = open("chr1\t13\t7\t10\t11\n").unwrap();
+        let e = g.fetch("chr1", 0, 2).unwrap_err();
+        assert!(matches!(&e, GenomeError::FaiStale { reason: StaleIndex::Header { offset: 7, .. }, .. }), "{e}");
+        assert!(e.to_string().contains("stale index for") && e.to_string().ends_with("rebuild it with `samtools faidx`"), "{e}");
     }
 }

@@ -1,7 +1,8 @@
 //! From a genome and its annotation to IsoFormer's three inputs per transcript.
 //!
 //! - [`genome`]: FASTA by random access (`.fai`; bgzip with `.gzi`), or read whole (plain gzip).
-//! - [`fasta`]: sequence FASTA (transcripts' DNA, RNA or protein), read whole, letters checked.
+//! - [`fasta`]: FASTA records streamed with their letters checked: transcripts' DNA, RNA or
+//!   protein, and the genome when it is read whole.
 //! - [`annotation`]: GTF and GFF3 into transcripts (exons and CDS with their line numbers).
 //! - [`transcript`]: the TSS-centred DNA window, the spliced RNA, the protein, the crops.
 //!
@@ -14,27 +15,7 @@ pub mod fasta;
 pub mod genome;
 pub mod transcript;
 
-use std::fmt;
-use std::path::PathBuf;
-
-/// `genes.gtf:1204`, the form editors jump to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub path: PathBuf,
-    pub line: u64,
-}
-
-impl Location {
-    pub fn new(path: impl Into<PathBuf>, line: u64) -> Self {
-        Self { path: path.into(), line }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.path.display(), self.line)
-    }
-}
+pub use isoformer_io::Location;
 
 /// Strand of a transcript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

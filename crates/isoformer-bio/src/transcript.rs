@@ -223,11 +223,11 @@ pub fn translate_cds(coding: &[u8], phase: u8) -> (String, Vec<&'static str>) {
     if phase != 0 || !body.starts_with(b"ATG") {
         flags.push("cds_start_incomplete");
     }
-    if body.len() % 3 != 0 {
+    if !body.len().is_multiple_of(3) {
         flags.push("cds_frame_broken");
     }
     let mut protein: Vec<u8> = body.chunks_exact(3).map(codon).collect();
-    let ends_on_stop = protein.last() == Some(&b'*') && body.len() % 3 == 0;
+    let ends_on_stop = protein.last() == Some(&b'*') && body.len().is_multiple_of(3);
     if ends_on_stop {
         protein.pop();
     } else {
