@@ -1,4 +1,4 @@
-//! Planted-signal benchmark (issue 7): synthetic transcripts whose targets are known functions of
+//! Planted-signal benchmark: synthetic transcripts whose targets are known functions of
 //! motifs planted in the DNA window, the RNA and the protein. A small IsoFormer, all of it
 //! trained from seeded weights, must reach mean R² ≥ 0.9 on held-out genes, and zeroing one
 //! modality's embeddings must lose what was planted in that modality. This checks that the
@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::config::TargetFunction;
 use isoformer_model::model::Encoded;
-use isoformer_model::{Example, Isoformer, IsoformerConfig, ModelFiles, Predictor};
+use isoformer_model::{Example, Isoformer, IsoformerConfig, ModelFiles, Predictor, Tokenizers};
 use isoformer_train::metrics;
 use isoformer_train::split::{SplitMix64, split_by_gene};
 use isoformer_train::trainer::{model_bytes, write_model_dir};
-use isoformer_train::{Event, Run, Sample, TrainOptions, TrainParts};
+use isoformer_train::{Event, Run, Sample, Summary, TrainOptions, TrainParts};
 
 const DNA_MOTIF: &str = "CACGTGAC";
 const RNA_TOKEN: &str = "TTTAAA";
@@ -126,7 +126,7 @@ fn make(genes: usize, seed: u64) -> Vec<Row> {
     rows
 }
 
-fn write_tsv(path: &Path, rows: &[&Row]) {
+fn write_tsv(path: &Path, rows: &[Row]) {
     let mut t = String::from("transcript_id\tgene_id\tdna\trna\tprotein");
     for n in NAMES {
         t += &format!("\t{n}");
@@ -161,7 +161,7 @@ fn predict(p: &Predictor, data: &[Encoded], zero: Option<usize>) -> Vec<Vec<f32>
         let d = z(m.enformer.forward(dna), 0);
         let r = z(m.nt.forward(&rna), 1);
         let pr = z(m.esm.forward(&protein), 2);
-        let has: Vec<bool> = protein.iter().map(|x| x.len() > 2).collect();
+        let has: Vec<bool> = protein.iter().map(|x| isoformer_model::has_protein(x)).collect();
         let fused = m.fusion.forward(d, r, &valid(&rna), pr, &valid(&protein), &has);
         let y = m.head.forward(fused).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         out.extend(y.chunks(NAMES.len()).map(<[f32]>::to_vec));
@@ -169,33 +169,29 @@ fn predict(p: &Predictor, data: &[Encoded], zero: Option<usize>) -> Vec<Vec<f32>
     out
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let out = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "target/planted".into()));
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(|v| v.parse().expect("a number")).unwrap_or(default)
-    };
-    let epochs = flag("--epochs", 15);
-    let genes = flag("--genes", 3000);
-    std::fs::create_dir_all(&out).expect("create output directory");
-
-    // Data, split by gene.
+/// The gene-disjoint data: train, valid and test rows, each part also written as a TSV.
+fn data(out: &Path, genes: usize) -> [Vec<Row>; 3] {
     let rows = make(genes, 2024);
     let gene_ids: Vec<String> = rows.iter().map(|r| r.gene.clone()).collect();
     let part = split_by_gene(&gene_ids, &[0.7, 0.1, 0.2], 7).expect("split");
-    let pick = |k: usize| -> Vec<&Row> { rows.iter().zip(&part).filter(|(_, s)| **s == k).map(|(r, _)| r).collect() };
-    let (train_rows, valid_rows, test_rows) = (pick(0), pick(1), pick(2));
-    for (name, r) in [("train", &train_rows), ("valid", &valid_rows), ("test", &test_rows)] {
+    let mut parts: [Vec<Row>; 3] = Default::default();
+    for (r, k) in rows.into_iter().zip(part) {
+        parts[k].push(r);
+    }
+    for (name, r) in ["train", "valid", "test"].iter().zip(&parts) {
         write_tsv(&out.join(format!("{name}.tsv")), r);
     }
+    parts
+}
 
-    // The seeded starting model, written as a model directory (vocab files from models/tiny).
+/// The seeded starting model as model files (vocab files from models/tiny), also written to
+/// `dir` as a model directory.
+fn base_model(dir: &Path, device: &Device) -> ModelFiles {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let read = |f: &str| std::fs::read_to_string(root.join("models/tiny").join(f)).expect("vocab file");
     let cfg = config();
     cfg.validate().expect("valid config");
-    let device = Device::flex();
-    let seeded = Isoformer::seeded(&cfg, &[64], NAMES.len(), &device);
+    let seeded = Isoformer::seeded(&cfg, &[64], NAMES.len(), device);
     let base = ModelFiles {
         config_json: serde_json::to_string_pretty(&cfg).expect("json"),
         safetensors: model_bytes(&seeded, &cfg).expect("weights"),
@@ -203,21 +199,13 @@ fn main() {
         rna_vocab: read("rna_vocab_list.txt"),
         protein_vocab: read("protein_vocab_list.txt"),
     };
-    write_model_dir(&out.join("base"), &base, &cfg, &seeded).expect("write base model");
-    let predictor = Predictor::from_files(&base, &device).expect("base model loads");
-    let samples = |rs: &[&Row]| -> Vec<Sample> {
-        rs.iter()
-            .map(|r| {
-                let ex = Example { id: r.id.clone(), dna: r.dna.clone(), rna: r.rna.clone(), protein: r.protein.clone() };
-                Sample { encoded: predictor.encode(&ex).expect("encodes"), targets: targets(r.counts).to_vec() }
-            })
-            .collect()
-    };
-    let (train, valid, test) = (samples(&train_rows), samples(&valid_rows), samples(&test_rows));
-    eprintln!("planted: {} train / {} valid / {} test transcripts ({genes} genes)", train.len(), valid.len(), test.len());
+    write_model_dir(dir, &base, &cfg, &seeded).expect("write base model");
+    base
+}
 
-    let model_dir = out.join("model");
-    let _ = std::fs::remove_dir_all(&model_dir);
+/// Train everything from the seeded model into `model_dir`.
+fn train(base: &ModelFiles, train: &[Sample], valid: &[Sample], epochs: usize, model_dir: &Path, device: &Device) -> Summary {
+    let _ = std::fs::remove_dir_all(model_dir);
     let options = TrainOptions {
         parts: TrainParts::All,
         epochs,
@@ -234,55 +222,60 @@ fn main() {
         checkpoint_every: 0,
     };
     let run = Run {
-        base: &base,
-        train: &train,
-        valid: &valid,
+        base,
+        train,
+        valid,
         output_names: NAMES.iter().map(|s| s.to_string()).collect(),
         options,
-        out_dir: model_dir.clone(),
+        out_dir: model_dir.to_path_buf(),
         cache_dir: None,
         resume: false,
         device: device.clone(),
     };
-    let summary = run
-        .run(&mut |e| {
-            if let Event::Epoch { epoch, train_loss, valid_loss, valid_mean_r2, .. } = e {
-                eprintln!("epoch {:>3}: train loss {train_loss:.4}  valid loss {:.4}  valid mean R² {:.4}", epoch + 1, valid_loss.unwrap_or(f64::NAN), valid_mean_r2.unwrap_or(f64::NAN));
-            }
-        })
-        .expect("training");
+    run.run(&mut |e| {
+        if let Event::Epoch { epoch, train_loss, valid_loss, valid_mean_r2, .. } = e {
+            eprintln!("epoch {:>3}: train loss {train_loss:.4}  valid loss {:.4}  valid mean R² {:.4}", epoch + 1, valid_loss.unwrap_or(f64::NAN), valid_mean_r2.unwrap_or(f64::NAN));
+        }
+    })
+    .expect("training")
+}
 
-    // Held-out genes: the trained directory as predict loads it, then each modality zeroed.
+/// Held-out reports of the trained directory as predict loads it: all modalities, then each
+/// modality zeroed.
+fn held_out(model_dir: &Path, base: ModelFiles, test: &[Sample], device: &Device) -> Vec<(&'static str, metrics::Report)> {
     let trained = std::fs::read(model_dir.join("model.safetensors")).expect("trained weights");
     let files = ModelFiles { safetensors: trained, config_json: std::fs::read_to_string(model_dir.join("config.json")).expect("config"), ..base };
-    let p = Predictor::from_files(&files, &device).expect("trained model loads");
+    let p = Predictor::from_files(&files, device).expect("trained model loads");
     let enc: Vec<Encoded> = test.iter().map(|s| s.encoded.clone()).collect();
     let obs: Vec<Vec<f32>> = test.iter().map(|s| s.targets.clone()).collect();
     let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
     let cases = [("full", None), ("DNA zeroed", Some(0)), ("RNA zeroed", Some(1)), ("protein zeroed", Some(2))];
-    let reports: Vec<(&str, metrics::Report)> = cases.iter().map(|(n, z)| (*n, metrics::report(&names, &predict(&p, &enc, *z), &obs))).collect();
+    cases.iter().map(|(n, z)| (*n, metrics::report(&names, &predict(&p, &enc, *z), &obs))).collect()
+}
 
-    println!("\nheld-out R² ({} transcripts of unseen genes; {:.1} examples/s training, {} steps)", test.len(), summary.examples_per_second, summary.steps);
+fn print_table(reports: &[(&str, metrics::Report)]) {
     print!("{:<16}", "target");
-    for (n, _) in &reports {
+    for (n, _) in reports {
         print!("{n:>16}");
     }
     println!();
     for (k, name) in NAMES.iter().enumerate() {
         print!("{name:<16}");
-        for (_, r) in &reports {
+        for (_, r) in reports {
             print!("{:>16.4}", r.targets[k].r2);
         }
         println!();
     }
     print!("{:<16}", "mean");
-    for (_, r) in &reports {
+    for (_, r) in reports {
         print!("{:>16.4}", r.mean_r2);
     }
     println!();
+}
 
-    // Criteria. The target planted in one modality alone (dna, rna, protein) must lose most of
-    // its R² when that modality is zeroed; the mixed targets lose the share planted there.
+/// Criteria. The target planted in one modality alone (dna, rna, protein) must lose most of its
+/// R² when that modality is zeroed; the mixed targets lose the share planted there.
+fn failures(reports: &[(&str, metrics::Report)]) -> Vec<String> {
     let full = &reports[0].1;
     let mut failures = Vec::new();
     if full.mean_r2 < 0.9 {
@@ -295,16 +288,52 @@ fn main() {
             failures.push(format!("{case}: target `{}` lost only {lost:.3} of R²", NAMES[*pure]));
         }
     }
+    failures
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let out = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "target/planted".into()));
+    let flag = |name: &str, default: usize| -> usize {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(|v| v.parse().expect("a number")).unwrap_or(default)
+    };
+    let epochs = flag("--epochs", 15);
+    let genes = flag("--genes", 3000);
+    std::fs::create_dir_all(&out).expect("create output directory");
+
+    let [train_rows, valid_rows, test_rows] = data(&out, genes);
+    let device = Device::flex();
+    let base = base_model(&out.join("base"), &device);
+    // Inputs need the tokenizers only: the weights are loaded once, by the run.
+    let cfg = IsoformerConfig::from_json(&base.config_json).expect("config");
+    let tokenizers = Tokenizers::from_files(&base, &cfg).expect("vocab files");
+    let samples = |rs: &[Row]| -> Vec<Sample> {
+        rs.iter()
+            .map(|r| {
+                let ex = Example { id: r.id.clone(), dna: r.dna.clone(), rna: r.rna.clone(), protein: r.protein.clone() };
+                Sample { encoded: tokenizers.encode(&ex).expect("encodes"), targets: targets(r.counts).to_vec() }
+            })
+            .collect()
+    };
+    let (train_set, valid, test) = (samples(&train_rows), samples(&valid_rows), samples(&test_rows));
+    eprintln!("planted: {} train / {} valid / {} test transcripts ({genes} genes)", train_set.len(), valid.len(), test.len());
+
+    let model_dir = out.join("model");
+    let summary = train(&base, &train_set, &valid, epochs, &model_dir, &device);
+    let reports = held_out(&model_dir, base, &test, &device);
+    println!("\nheld-out R² ({} transcripts of unseen genes; {:.1} examples/s training, {} steps)", test.len(), summary.examples_per_second, summary.steps);
+    print_table(&reports);
+    let failures = failures(&reports);
     let json = serde_json::json!({
         "genes": genes, "epochs": epochs,
-        "train": train.len(), "valid": valid.len(), "test": test.len(),
+        "train": train_set.len(), "valid": valid.len(), "test": test.len(),
         "training": summary,
         "held_out": reports.iter().map(|(n, r)| serde_json::json!({"case": n, "report": r})).collect::<Vec<_>>(),
         "failures": failures,
     });
     std::fs::write(out.join("planted.json"), serde_json::to_string_pretty(&json).expect("json") + "\n").expect("write planted.json");
     if failures.is_empty() {
-        println!("planted: PASS (mean held-out R² {:.4} ≥ 0.9; each modality's own target collapses when it is zeroed)", full.mean_r2);
+        println!("planted: PASS (mean held-out R² {:.4} ≥ 0.9; each modality's own target collapses when it is zeroed)", reports[0].1.mean_r2);
     } else {
         for f in &failures {
             println!("planted: FAIL {f}");

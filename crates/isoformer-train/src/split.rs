@@ -35,16 +35,30 @@ impl SplitMix64 {
     }
 }
 
+/// Fractions that do not describe a split.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SplitError {
+    #[error("no fractions")]
+    NoFractions,
+    #[error("fraction {0} is not a non-negative number")]
+    BadFraction(f64),
+    #[error("fractions sum to {0}, not 1")]
+    Sum(f64),
+}
+
 /// Assign each gene to a split: genes (sorted, then shuffled with `seed`) are taken one by one
 /// and given to the split furthest below its share of transcripts (ties: the earlier split).
 /// Returns the split index of every row (`genes[i]` is row `i`'s gene).
-pub fn split_by_gene(genes: &[String], fractions: &[f64], seed: u64) -> Result<Vec<usize>, String> {
-    if fractions.is_empty() || fractions.iter().any(|f| !(f.is_finite() && *f >= 0.0)) {
-        return Err("fractions must be non-negative numbers".into());
+pub fn split_by_gene(genes: &[String], fractions: &[f64], seed: u64) -> Result<Vec<usize>, SplitError> {
+    if fractions.is_empty() {
+        return Err(SplitError::NoFractions);
+    }
+    if let Some(&f) = fractions.iter().find(|f| !(f.is_finite() && **f >= 0.0)) {
+        return Err(SplitError::BadFraction(f));
     }
     let total: f64 = fractions.iter().sum();
     if (total - 1.0).abs() > 1e-6 {
-        return Err(format!("fractions sum to {total}, not 1"));
+        return Err(SplitError::Sum(total));
     }
     let mut distinct: Vec<&str> = genes.iter().map(String::as_str).collect();
     distinct.sort_unstable();
@@ -118,7 +132,8 @@ mod tests {
 
     #[test]
     fn bad_fractions_are_refused() {
-        assert!(split_by_gene(&genes(3), &[0.5, 0.6], 0).is_err());
-        assert!(split_by_gene(&genes(3), &[-0.5, 1.5], 0).is_err());
+        assert!(matches!(split_by_gene(&genes(3), &[0.5, 0.6], 0), Err(SplitError::Sum(t)) if (t - 1.1).abs() < 1e-12));
+        assert_eq!(split_by_gene(&genes(3), &[-0.5, 1.5], 0), Err(SplitError::BadFraction(-0.5)));
+        assert_eq!(split_by_gene(&genes(3), &[], 0), Err(SplitError::NoFractions));
     }
 }
