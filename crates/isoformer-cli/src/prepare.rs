@@ -66,10 +66,9 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
     is read by random access too; a plain gzip FASTA is read whole into memory first (slower to start, \
     and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).";
 
-/// The output columns, in order.
-
-pub fn run(args: &PrepareArgs) -> Result<()> {
-    let started = Instant::now();
+/// The window and token limits: `--window`, checked against `--model`'s geometry, whose token
+/// limits replace the official ones.
+fn limits(args: &PrepareArgs) -> Result<Limits> {
     let mut limits = Limits { window: args.window, ..Limits::OFFICIAL };
     if args.window == 0 {
         bail!("--window must be positive");
@@ -83,6 +82,39 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         limits.rna_tokens = config.num_tokens_per_seq_nuctf_rna;
         limits.protein_tokens = config.num_protein_tokens_per_seq;
     }
+    Ok(limits)
+}
+
+/// Indexes of the transcripts `--genes`, `--transcripts` or `--all` pick (ids with or without
+/// their version; genes also by name). An id that matches nothing is an error.
+fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
+    if args.all {
+        return Ok((0..annotation.transcripts.len()).collect());
+    }
+    let unversioned = |s: &str| s.split_once('.').map_or(s, |(a, _)| a).to_string();
+    let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
+    let mut found: HashSet<&str> = HashSet::new();
+    let mut picked = Vec::new();
+    for (i, t) in annotation.transcripts.iter().enumerate() {
+        let keys: Vec<String> = if by_gene {
+            vec![t.gene_id.clone(), unversioned(&t.gene_id), t.gene_name.clone()]
+        } else {
+            vec![t.transcript_id.clone(), unversioned(&t.transcript_id)]
+        };
+        if let Some(w) = wanted.iter().find(|w| keys.iter().any(|k| !k.is_empty() && k == *w)) {
+            found.insert(w.as_str());
+            picked.push(i);
+        }
+    }
+    if let Some(missing) = wanted.iter().find(|w| !found.contains(w.as_str())) {
+        bail!("{}: no {} `{missing}` (with exons)", annotation.path.display(), if by_gene { "gene" } else { "transcript" });
+    }
+    Ok(picked)
+}
+
+pub fn run(args: &PrepareArgs) -> Result<()> {
+    let started = Instant::now();
+    let limits = limits(args)?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,
         None => ChromMap::default(),
@@ -91,29 +123,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     let annotation = Annotation::read(&args.annotation)?;
     let ann_path = &annotation.path;
 
-    let selected: Vec<usize> = if args.all {
-        (0..annotation.transcripts.len()).collect()
-    } else {
-        let unversioned = |s: &str| s.split_once('.').map_or(s, |(a, _)| a).to_string();
-        let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
-        let mut found: HashSet<&str> = HashSet::new();
-        let mut picked = Vec::new();
-        for (i, t) in annotation.transcripts.iter().enumerate() {
-            let keys: Vec<String> = if by_gene {
-                vec![t.gene_id.clone(), unversioned(&t.gene_id), t.gene_name.clone()]
-            } else {
-                vec![t.transcript_id.clone(), unversioned(&t.transcript_id)]
-            };
-            if let Some(w) = wanted.iter().find(|w| keys.iter().any(|k| !k.is_empty() && k == *w)) {
-                found.insert(w.as_str());
-                picked.push(i);
-            }
-        }
-        if let Some(missing) = wanted.iter().find(|w| !found.contains(w.as_str())) {
-            bail!("{}: no {} `{missing}` (with exons)", ann_path.display(), if by_gene { "gene" } else { "transcript" });
-        }
-        picked
-    };
+    let selected = select(args, &annotation)?;
 
     let mut out = AtomicOutput::create(&args.output)?;
     prepared::write_header(out.writer())?;

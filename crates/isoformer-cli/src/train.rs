@@ -147,72 +147,11 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("isoformer").join("embeddings"))
 }
 
-pub fn run(args: &TrainArgs) -> Result<()> {
-    crate::predict::set_threads(args.threads)?;
-    anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
-    anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
-    anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
-    let device = Device::flex();
-    let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
-    // Encoding needs the tokenizers only: the weights are loaded once, by the run.
-    let config = IsoformerConfig::from_json(&base.config_json).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?;
-    let tokenizers = Tokenizers::from_files(&base, &config).with_context(|| format!("loading the model in {}", args.model.display()))?;
-    let asked = args.targets.as_deref().map_or(Targets::Default, Targets::Named);
-    let (train, targets) = read_samples(&args.train, asked, &tokenizers)?;
-    let valid = match &args.valid {
-        Some(p) => read_samples(p, Targets::Named(&targets), &tokenizers)?.0,
-        None => Vec::new(),
-    };
-    let parts = match args.train_parts {
-        PartsArg::Head => TrainParts::Head,
-        PartsArg::FusionHead => TrainParts::FusionHead,
-        PartsArg::All => TrainParts::All,
-    };
-    let cache_dir = if args.no_cache || parts == TrainParts::All {
-        None
-    } else {
-        Some(args.cache_dir.clone().or_else(default_cache_dir).context("no --cache-dir and no HOME for the default; pass --cache-dir or --no-cache")?)
-    };
-    let options = TrainOptions {
-        parts,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        min_learning_rate: args.min_lr,
-        warmup_steps: args.warmup_steps,
-        weight_decay: args.weight_decay,
-        clip_grad_norm: (args.clip_grad_norm > 0.0).then_some(args.clip_grad_norm),
-        seed: args.seed,
-        target_function: match args.target_transform {
-            TransformArg::Log1p => TargetFunction::Log1p,
-            TransformArg::None => TargetFunction::None,
-        },
-        standardize: args.standardize,
-        new_head: args.new_head,
-        checkpoint_every: args.checkpoint_every,
-    };
-    eprintln!(
-        "train: {} training and {} validation examples, {} targets, {:?}, cache {}",
-        train.len(),
-        valid.len(),
-        targets.len(),
-        args.train_parts,
-        cache_dir.as_ref().map_or("off".to_string(), |d| d.display().to_string())
-    );
-    let run = Run {
-        base: &base,
-        train: &train,
-        valid: &valid,
-        output_names: targets,
-        options,
-        out_dir: args.out.clone(),
-        cache_dir,
-        resume: args.resume,
-        device,
-    };
-    let features = crate::progress::bar(0, "embeddings [{bar:40}] {pos}/{len} {per_sec} ETA {eta}", args.quiet);
-    let bar = crate::progress::bar(0, "train [{bar:40}] {pos}/{len} steps {per_sec} ETA {eta} {msg}", args.quiet);
-    let quiet = args.quiet;
+/// Run training with an embeddings bar, then a step bar with loss and learning rate, and a line
+/// per epoch.
+fn run_with_progress(run: Run, quiet: bool) -> Result<isoformer_train::Summary, isoformer_train::TrainError> {
+    let features = crate::progress::bar(0, "embeddings [{bar:40}] {pos}/{len} {per_sec} ETA {eta}", quiet);
+    let bar = crate::progress::bar(0, "train [{bar:40}] {pos}/{len} steps {per_sec} ETA {eta} {msg}", quiet);
     let mut last_valid = String::new();
     let summary = run.run(&mut |e| match e {
         Event::Features { done, total } => {
@@ -243,6 +182,78 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Event::Checkpoint { step, dir } => log::info!("checkpoint at step {step}: {}", dir.display()),
     });
     bar.finish_and_clear();
+    summary
+}
+
+/// The training options the flags give.
+fn options(args: &TrainArgs, parts: TrainParts) -> TrainOptions {
+    TrainOptions {
+        parts,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        min_learning_rate: args.min_lr,
+        warmup_steps: args.warmup_steps,
+        weight_decay: args.weight_decay,
+        clip_grad_norm: (args.clip_grad_norm > 0.0).then_some(args.clip_grad_norm),
+        seed: args.seed,
+        target_function: match args.target_transform {
+            TransformArg::Log1p => TargetFunction::Log1p,
+            TransformArg::None => TargetFunction::None,
+        },
+        standardize: args.standardize,
+        new_head: args.new_head,
+        checkpoint_every: args.checkpoint_every,
+    }
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    crate::predict::set_threads(args.threads)?;
+    anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
+    anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
+    anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
+    let device = Device::flex();
+    let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
+    // Encoding needs the tokenizers only: the weights are loaded once, by the run.
+    let config = IsoformerConfig::from_json(&base.config_json).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?;
+    let tokenizers = Tokenizers::from_files(&base, &config).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let asked = args.targets.as_deref().map_or(Targets::Default, Targets::Named);
+    let (train, targets) = read_samples(&args.train, asked, &tokenizers)?;
+    let valid = match &args.valid {
+        Some(p) => read_samples(p, Targets::Named(&targets), &tokenizers)?.0,
+        None => Vec::new(),
+    };
+    let parts = match args.train_parts {
+        PartsArg::Head => TrainParts::Head,
+        PartsArg::FusionHead => TrainParts::FusionHead,
+        PartsArg::All => TrainParts::All,
+    };
+    let cache_dir = if args.no_cache || parts == TrainParts::All {
+        None
+    } else {
+        Some(args.cache_dir.clone().or_else(default_cache_dir).context("no --cache-dir and no HOME for the default; pass --cache-dir or --no-cache")?)
+    };
+    let options = options(args, parts);
+    eprintln!(
+        "train: {} training and {} validation examples, {} targets, {:?}, cache {}",
+        train.len(),
+        valid.len(),
+        targets.len(),
+        args.train_parts,
+        cache_dir.as_ref().map_or("off".to_string(), |d| d.display().to_string())
+    );
+    let run = Run {
+        base: &base,
+        train: &train,
+        valid: &valid,
+        output_names: targets,
+        options,
+        out_dir: args.out.clone(),
+        cache_dir,
+        resume: args.resume,
+        device,
+    };
+    let summary = run_with_progress(run, args.quiet);
     let summary = summary.with_context(|| format!("training into {}", args.out.display()))?;
     eprintln!(
         "train: {} steps, {} examples in {:.2} s ({:.1} examples/s; embeddings before the first step {:.2} s, cache {} hits {} misses); model in {}",

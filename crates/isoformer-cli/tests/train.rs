@@ -184,12 +184,14 @@ fn split_train_resume_after_kill_cache_and_eval() {
     let (h, m) = read_tsv(&metrics_tsv);
     assert_eq!(h[..6], ["target", "n", "r2", "pearson", "spearman", "mse"]);
     assert_eq!(m.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["t_gc", "t_len", "t_lys", "mean"]);
-    let (_, pred_rows) = read_tsv(&preds);
+    // `predict`'s table: transcript_id, gene_id (the data has one), then the outputs.
+    let (ph, pred_rows) = read_tsv(&preds);
+    assert_eq!(ph[..5], ["transcript_id", "gene_id", "t_gc", "t_len", "t_lys"]);
     let (dh, data_rows) = read_tsv(&test);
     let col = |name: &str| dh.iter().position(|c| c == name).unwrap();
     for (k, t) in ["t_gc", "t_len", "t_lys"].iter().enumerate() {
         let obs: Vec<f64> = data_rows.iter().map(|r| r[col(t)].parse().unwrap()).collect();
-        let p: Vec<f64> = pred_rows.iter().map(|r| r[1 + k].parse().unwrap()).collect();
+        let p: Vec<f64> = pred_rows.iter().map(|r| r[2 + k].parse().unwrap()).collect();
         let mean = obs.iter().sum::<f64>() / obs.len() as f64;
         let r2 = 1.0 - obs.iter().zip(&p).map(|(o, q)| (o - q).powi(2)).sum::<f64>() / obs.iter().map(|o| (o - mean).powi(2)).sum::<f64>();
         let reported: f64 = m[k][2].parse().unwrap();
@@ -206,7 +208,7 @@ fn split_train_resume_after_kill_cache_and_eval() {
     assert!(ok, "{err}");
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), "transcript_id\tgene_id\tt_gc\tt_len\tt_lys");
-    let by_id: BTreeMap<String, Vec<String>> = pred_rows.iter().map(|r| (r[0].clone(), r[1..].to_vec())).collect();
+    let by_id: BTreeMap<String, Vec<String>> = pred_rows.iter().map(|r| (r[0].clone(), r[2..].to_vec())).collect();
     for l in lines {
         let f: Vec<&str> = l.split('\t').collect();
         let e = &by_id[f[0]];

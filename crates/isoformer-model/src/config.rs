@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::encoder::Modality;
 
+/// The most halvings of the DNA window a config may ask for (see `validate_enformer`).
+pub const MAX_DOWNSAMPLES: usize = 16;
+
 /// Activation between the head's linear layers. Not recoverable from weights (an activation has
 /// none), so it is a config field of ours, `isoformer_head_activation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -281,6 +284,8 @@ impl IsoformerConfig {
     }
 
     /// Reject impossible geometry, naming the field.
+    ///
+    /// Every size is bounded before it is used to allocate or shift.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let nonzero: [(&'static str, usize); 14] = [
             ("enformer_dim", self.enformer_dim),
@@ -332,6 +337,12 @@ impl IsoformerConfig {
         }
         if self.enformer_num_downsamples < 2 {
             return Err(bad("enformer_num_downsamples", "must be at least 2 (stem + one conv-tower stage)"));
+        }
+        // 2^n bases per bin: the official model has 7 (128 bp); past 16 (65,536 bp per bin) the
+        // bin size overflows small targets and the tower's channel list is a config typo, not a
+        // model (found by fuzzing config.json).
+        if self.enformer_num_downsamples > MAX_DOWNSAMPLES {
+            return Err(bad("enformer_num_downsamples", format!("{} is more than {MAX_DOWNSAMPLES} (the official model has 7)", self.enformer_num_downsamples)));
         }
         if self.enformer_use_tf_gamma {
             return Err(bad(
@@ -517,6 +528,15 @@ mod tests {
         assert_eq!(crate::enformer::crop_range(1536, g.target_length), (320, 1216));
         // odd difference: enformer-pytorch's floor division trims one more bin
         assert_eq!(crate::enformer::crop_range(9, 4), (3, 6));
+    }
+
+    #[test]
+    fn too_many_downsamples_are_refused_before_the_bin_size_overflows() {
+        let mut huge = IsoformerConfig::default();
+        huge.enformer_num_downsamples = 64;
+        assert!(huge.validate().unwrap_err().to_string().contains("enformer_num_downsamples"));
+        huge.enformer_num_downsamples = MAX_DOWNSAMPLES;
+        assert!(huge.validate().is_ok());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] isoformer_io::IoError),
     #[error("{}: cannot write", .path.display())]
     Write {
         path: PathBuf,

@@ -1,28 +1,16 @@
 //! Writing a model directory: weights under their checkpoint names (`Isoformer::named_tensors`)
 //! as safetensors, `config.json` and the vocab files, each written whole or not at all.
 
-use std::io::Write;
 use std::path::Path;
 
 use isoformer_model::{Isoformer, IsoformerConfig, ModelFiles};
 
 use crate::error::{TrainError, write};
 
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Write `bytes` to `path` whole or not at all (isoformer-io's atomic output: a temporary file
+/// beside it, renamed into place).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let done = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    done.map_err(write(path))
+    Ok(isoformer_io::write_output(path, bytes)?)
 }
 
 /// `(name, shape, values)` as a safetensors file (f32).

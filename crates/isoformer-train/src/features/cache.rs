@@ -6,7 +6,6 @@
 //! never serve embeddings of other weights or another sequence. File: `ISOEMB1\0`, rank (u32),
 //! dims (u64 each), then f32 values, all little-endian; written to a temporary name and renamed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -80,8 +79,6 @@ impl Cache {
         self.misses += 1;
         let (shape, values) = compute();
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let mut f = std::fs::File::create(&tmp)?;
         let mut buf = Vec::with_capacity(16 + 8 * shape.len() + 4 * values.len());
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&(shape.len() as u32).to_le_bytes());
@@ -91,9 +88,7 @@ impl Cache {
         for v in &values {
             buf.extend_from_slice(&v.to_le_bytes());
         }
-        f.write_all(&buf)?;
-        drop(f);
-        std::fs::rename(&tmp, &path)?;
+        isoformer_io::write_output(&path, &buf).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok((shape, values))
     }
 }
