@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use isoformer_bio::annotation::{Annotation, Format};
+use isoformer_bio::annotation::{Annotation, Format, gff3_attributes, gtf_attributes};
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::{Limits, Transcript, prepare};
 
@@ -19,6 +19,15 @@ TGACTAGCATCGATCGATCGATGCTAGCTAGCTAG\n\
 ACGTNNRYKMSWBDHVACGTACGTATGCATGCATGTAAGC\n";
 
 pub fn run(data: &[u8], path: &str, format: Format) {
+    // The attribute column's parser on every field, whatever column it came from.
+    if let Ok(text) = std::str::from_utf8(data) {
+        for field in text.split('\t') {
+            match format {
+                Format::Gtf => drop(gtf_attributes(field)),
+                Format::Gff3 => drop(gff3_attributes(field)),
+            }
+        }
+    }
     let path = Path::new(path);
     let lines = lines::count(data);
     let check = |message: String| lines::assert_names_a_line(&message, path.to_str().unwrap(), lines);

@@ -182,7 +182,8 @@ async fn page_path(backend: &str) {
     let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32, u32)>::new(move |done, total| sink.borrow_mut().push((done, total)));
     let f: &js_sys::Function = cb.as_ref().unchecked_ref();
     let p = w.predict_rows("example.tsv", EXAMPLE, Some(f)).await.unwrap();
-    assert_eq!(*progress.borrow(), vec![(3, 3)]);
+    // One call per batch; the page batches as `isoformer predict` does by default (one transcript).
+    assert_eq!(*progress.borrow(), vec![(1, 3), (2, 3), (3, 3)]);
     assert_eq!(p.ids(), ["tiny_tx1", "tiny_tx2", "tiny_tx3"]);
     assert_eq!(p.outputs().len(), 30);
     assert_eq!(p.outputs()[0], "Adipose Tissue");
