@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::Path;
 
+use isoformer_io::AtomicOutput;
 use isoformer_model::IsoformerConfig;
 use isoformer_model::enformer::TRUNK_ALIASES;
 use sha2::{Digest, Sha256};
@@ -78,8 +79,8 @@ pub fn convert(
     let json = header_json(&kept).map_err(|e| ErrorKind::Json(e).at(output))?;
     let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(out_dir).map_err(|e| ErrorKind::Create(e).at(out_dir))?;
-    let tmp = Temp::new(output);
-    let (written, output_sha) = write_tensors(ckpt, &kept, &json, (&tmp.0, output), progress)?;
+    let mut out = AtomicOutput::create(output).map_err(|e| ErrorKind::Output(e).at(output))?;
+    let (written, output_sha) = write_tensors(ckpt, &kept, &json, (out.writer(), output), progress)?;
     check_aliases(ckpt, &aliases)?;
 
     let source_bytes = std::fs::metadata(&ckpt.path).map(|m| m.len()).unwrap_or(0);
@@ -93,10 +94,11 @@ pub fn convert(
         parameters,
         converter: format!("isoformer {}", env!("CARGO_PKG_VERSION")),
     };
-    let manifest_tmp = manifest.map(|m| write_manifest(&manifest_value, m).map(|t| (t, m))).transpose()?;
-    tmp.commit(output)?;
-    if let Some((t, m)) = manifest_tmp {
-        t.commit(m)?;
+    // Both files are complete before either is moved into place.
+    let manifest_out = manifest.map(|m| write_manifest(&manifest_value, m).map(|t| (t, m))).transpose()?;
+    out.finish().map_err(|e| ErrorKind::Output(e).at(output))?;
+    if let Some((t, m)) = manifest_out {
+        t.finish().map_err(|e| ErrorKind::Output(e).at(m))?;
     }
     Ok(manifest_value)
 }
@@ -125,17 +127,15 @@ fn header_json(kept: &[&Entry]) -> Result<Vec<u8>, serde_json::Error> {
     Ok(json)
 }
 
-/// Write the header and then each kept tensor to `tmp`, synced; errors name `output`, the file
-/// the user asked for. Returns the bytes written and their sha256.
+/// Write the header and then each kept tensor to `w` (the output's temporary file); errors name
+/// `output`, the file the user asked for. Returns the bytes written and their sha256.
 fn write_tensors(
     ckpt: &Checkpoint,
     kept: &[&Entry],
     json: &[u8],
-    (tmp, output): (&Path, &Path),
+    (w, output): (&mut dyn Write, &Path),
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(u64, String), CheckpointError> {
-    let file = File::create(tmp).map_err(|e| ErrorKind::Create(e).at(tmp))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
     let mut put = |bytes: &[u8]| {
         hasher.update(bytes);
@@ -155,8 +155,6 @@ fn write_tensors(
         done += bytes.len() as u64;
         progress(done, total);
     }
-    let file = w.into_inner().map_err(|e| ErrorKind::Write(e.into_error()).at(output))?;
-    file.sync_all().map_err(|e| ErrorKind::Write(e).at(output))?;
     Ok((8 + json.len() as u64 + done, hex(&hasher.finalize())))
 }
 
@@ -170,35 +168,12 @@ fn check_aliases(ckpt: &Checkpoint, aliases: &[(String, String)]) -> Result<(), 
     Ok(())
 }
 
-/// `manifest` written to its temporary file, to be committed with the output.
-fn write_manifest(manifest: &Manifest, dest: &Path) -> Result<Temp, CheckpointError> {
-    let tmp = Temp::new(dest);
+/// `manifest` written to its temporary file, to be moved into place with the output.
+fn write_manifest(manifest: &Manifest, dest: &Path) -> Result<AtomicOutput, CheckpointError> {
     let text = serde_json::to_string_pretty(manifest).map_err(|e| ErrorKind::Json(e).at(dest))? + "\n";
-    std::fs::write(&tmp.0, text).map_err(|e| ErrorKind::Write(e).at(dest))?;
-    Ok(tmp)
-}
-
-/// A temporary file beside its destination, removed unless committed.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(dest: &Path) -> Self {
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        Temp(dir.join(format!(".{name}.partial-{}", std::process::id())))
-    }
-
-    fn commit(self, dest: &Path) -> Result<(), CheckpointError> {
-        std::fs::rename(&self.0, dest).map_err(|e| ErrorKind::Rename(e).at(dest))?;
-        std::mem::forget(self);
-        Ok(())
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+    let mut out = AtomicOutput::create(dest).map_err(|e| ErrorKind::Output(e).at(dest))?;
+    out.writer().write_all(text.as_bytes()).map_err(|e| ErrorKind::Write(e).at(dest))?;
+    Ok(out)
 }
 
 pub fn hex(bytes: &[u8]) -> String {

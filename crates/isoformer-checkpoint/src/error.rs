@@ -97,6 +97,8 @@ pub enum ErrorKind {
     Write(#[source] io::Error),
     #[error("cannot move into place")]
     Rename(#[source] io::Error),
+    #[error("cannot write the output")]
+    Output(#[source] isoformer_io::IoError),
     #[error("cannot set up the Hub client")]
     HubClient(#[source] ApiError),
     #[error("cannot list the repository at revision {revision}")]
