@@ -6,12 +6,12 @@
 //! cache; every file's size, and its sha256 where the Hub reports one (LFS files), are checked.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hf_hub::api::Progress;
 use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Repo, RepoType};
+use isoformer_io::AtomicOutput;
 
 use crate::error::{CheckpointError, ErrorKind};
 use crate::convert::sha256_file;
@@ -105,21 +105,13 @@ fn verify(path: &Path, name: &str, sib: &Sibling) -> Result<(), CheckpointError>
     Ok(())
 }
 
-/// Copy a file into `dir` under `name` via a temporary file.
+/// Copy a file into `dir` under `name`, whole or not at all (isoformer-io's atomic output).
 pub fn place(src: &Path, dir: &Path, name: &str) -> Result<PathBuf, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(|e| ErrorKind::Create(e).at(dir))?;
     let dest = dir.join(name);
-    let tmp = dir.join(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut out = File::create(&tmp)?;
-        std::io::copy(&mut File::open(src)?, &mut out)?;
-        out.flush()?;
-        out.sync_all()?;
-        std::fs::rename(&tmp, &dest)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ErrorKind::Write(e).at(&dest));
-    }
+    let mut out = AtomicOutput::create(&dest).map_err(|e| ErrorKind::Output(e).at(&dest))?;
+    let mut input = File::open(src).map_err(|e| ErrorKind::Open(e).at(src))?;
+    std::io::copy(&mut input, out.writer()).map_err(|e| ErrorKind::Write(e).at(&dest))?;
+    out.finish().map_err(|e| ErrorKind::Output(e).at(&dest))?;
     Ok(dest)
 }
