@@ -38,7 +38,8 @@ pub struct EvalArgs {
     /// Also write the metrics as JSON.
     #[arg(long, value_name = "METRICS.json")]
     pub json: Option<PathBuf>,
-    /// Also write the predictions (transcript_id then one column per target).
+    /// Also write the predictions: `predict`'s table (transcript_id, gene_id when the data has
+    /// one, then one column per model output).
     #[arg(long, value_name = "PREDICTIONS.tsv")]
     pub predictions: Option<PathBuf>,
     /// Directory for the SVG plots.

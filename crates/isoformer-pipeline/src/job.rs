@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use isoformer_io::Location;
-use isoformer_model::model::Encoded;
-use isoformer_model::{Output, Predictor};
+use isoformer_model::model::{Encoded, dna_batch};
+use isoformer_model::{Example, Output, Predictor};
 
 use crate::input::Records;
 use crate::table::{PredictionRow, PredictionTable};
@@ -65,6 +65,8 @@ pub struct Job<'p> {
     windows: usize,
     batches: Vec<Vec<usize>>,
     values: Vec<Option<Vec<f32>>>,
+    /// Transcripts whose predictions were accepted.
+    done: usize,
     shared: SharedDna,
     notices: Vec<Notice>,
 }
@@ -82,17 +84,18 @@ impl<'p> Job<'p> {
         let mut windows: HashMap<String, usize> = HashMap::new();
         let mut window_of = Vec::with_capacity(n);
         for r in records.records {
-            let e = predictor.encode(&r.example()).map_err(|source| JobError::Encode { at: r.at.clone(), source })?;
+            let example = Example { id: r.transcript_id, dna: r.dna, rna: r.rna, protein: r.protein };
+            let e = predictor.encode(&example).map_err(|source| JobError::Encode { at: r.at.clone(), source })?;
             notices.extend(crop_notices(predictor, &r.at, &e));
             let next = windows.len();
-            window_of.push(*windows.entry(r.dna).or_insert(next));
+            window_of.push(*windows.entry(example.dna).or_insert(next));
             encoded.push(e);
-            ids.push((r.transcript_id, r.gene_id));
+            ids.push((example.id, r.gene_id));
         }
         let batches = plan(&encoded, &window_of, batch_size);
         let values = vec![None; n];
         let windows = windows.len();
-        Ok(Self { predictor, ids, has_gene: records.has_gene, encoded, window_of, windows, batches, values, shared: SharedDna::default(), notices })
+        Ok(Self { predictor, ids, has_gene: records.has_gene, encoded, window_of, windows, batches, values, done: 0, shared: SharedDna::default(), notices })
     }
 
     /// Transcripts in the job.
@@ -140,9 +143,11 @@ impl<'p> Job<'p> {
             return Err(JobError::Readback { batch: b, got: predictions.len(), rows: rows.len(), outputs });
         }
         for (row, &i) in predictions.chunks(outputs).zip(rows) {
-            self.values[i] = Some(row.to_vec());
+            if self.values[i].replace(row.to_vec()).is_none() {
+                self.done += 1;
+            }
         }
-        Ok(self.values.iter().filter(|v| v.is_some()).count())
+        Ok(self.done)
     }
 
     /// The table, in input order; every batch must have been accepted.
@@ -212,22 +217,20 @@ impl SharedDna {
     /// Enformer on the batch's windows that are neither kept from the previous batch nor
     /// repeated within this one.
     fn encode_new_windows(&self, p: &Predictor, batch: &[&Encoded], keys: &[usize]) -> HashMap<usize, Tensor<3>> {
-        let mut todo: Vec<usize> = Vec::new();
+        let mut missing: Vec<usize> = Vec::new();
         for (k, key) in keys.iter().enumerate() {
             let kept = self.last.as_ref().is_some_and(|(l, _)| l == key);
-            if !kept && !todo.iter().any(|&t| keys[t] == *key) {
-                todo.push(k);
+            if !kept && !missing.iter().any(|&t| keys[t] == *key) {
+                missing.push(k);
             }
         }
         let mut fresh = HashMap::new();
-        if todo.is_empty() {
+        if missing.is_empty() {
             return fresh;
         }
-        let len = batch[0].dna_len;
-        let dna: Vec<f32> = todo.iter().flat_map(|&k| batch[k].dna_one_hot.iter().copied()).collect();
-        let dna = Tensor::<3>::from_data(TensorData::new(dna, [todo.len(), len, 4]), &p.device);
-        let emb = p.model.enformer.forward(dna);
-        for (j, &k) in todo.iter().enumerate() {
+        let rows: Vec<&Encoded> = missing.iter().map(|&k| batch[k]).collect();
+        let emb = p.model.enformer.forward(dna_batch(&rows, &p.device));
+        for (j, &k) in missing.iter().enumerate() {
             fresh.insert(keys[k], emb.clone().narrow(0, j, 1));
         }
         fresh

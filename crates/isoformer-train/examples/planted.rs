@@ -17,9 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use isoformer_model::config::TargetFunction;
-use isoformer_model::model::Encoded;
+use isoformer_model::model::{Batch, Encoded};
 use isoformer_model::{Example, Isoformer, IsoformerConfig, ModelFiles, Predictor, Tokenizers};
 use isoformer_train::metrics;
 use isoformer_train::split::{SplitMix64, split_by_gene};
@@ -147,12 +147,7 @@ fn predict(p: &Predictor, data: &[Encoded], zero: Option<usize>) -> Vec<Vec<f32>
     let m = &p.model;
     let mut out = Vec::new();
     for chunk in data.chunks(16) {
-        let b = chunk.len();
-        let len = chunk[0].dna_len;
-        let dna: Vec<f32> = chunk.iter().flat_map(|e| e.dna_one_hot.iter().copied()).collect();
-        let dna = Tensor::<3>::from_data(TensorData::new(dna, [b, len, 4]), &p.device);
-        let rna: Vec<Vec<u32>> = chunk.iter().map(|e| e.rna_tokens.clone()).collect();
-        let protein: Vec<Vec<u32>> = chunk.iter().map(|e| e.protein_tokens.clone()).collect();
+        let Batch { dna, rna, protein } = Batch::new(chunk, &p.device);
         let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> {
             let l = rows.iter().map(Vec::len).max().unwrap_or(0);
             rows.iter().map(|r| (0..l).map(|j| j < r.len()).collect()).collect()

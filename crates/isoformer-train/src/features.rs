@@ -10,8 +10,8 @@ pub mod cache;
 use std::path::PathBuf;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
-use isoformer_model::model::Encoded;
+use burn::tensor::{Device, Tensor};
+use isoformer_model::model::{Encoded, dna_batch};
 use isoformer_model::{Isoformer, IsoformerConfig};
 use sha2::{Digest, Sha256};
 
@@ -129,7 +129,7 @@ impl Features {
     }
 
     fn dna_tensor(&self, e: &Encoded) -> Tensor<3> {
-        Tensor::from_data(TensorData::new(e.dna_one_hot.clone(), [1, e.dna_len, 4]), &self.device())
+        dna_batch(&[e], &self.device())
     }
 
     fn cache_error(&self) -> impl FnOnce(std::io::Error) -> TrainError + use<> {
@@ -150,8 +150,7 @@ impl Features {
         let (_, v) = self
             .cache
             .get_or(&k, || {
-                let out = model.forward(dna, &[e.rna_tokens.clone()], &[e.protein_tokens.clone()]);
-                let f = out.final_dna_embeddings;
+                let f = model.fuse(model.enformer.forward(dna), &[e.rna_tokens.clone()], &[e.protein_tokens.clone()]).final_dna_embeddings;
                 let [b, _, d] = f.dims();
                 let pooled = f.slice([0..b, window.0..window.1, 0..d]).mean_dim(1).reshape([d]);
                 (vec![d], pooled.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data"))

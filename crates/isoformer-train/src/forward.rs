@@ -3,6 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::Isoformer;
+use isoformer_model::model::Batch;
 
 use crate::data::Sample;
 use crate::features::{EncoderOutputs, FrozenBatch, Rows};
@@ -12,13 +13,9 @@ pub(crate) fn forward_batch(model: &Isoformer, batch: &[&Sample], frozen: &Froze
     let device = model.head.layers[0].weight.device();
     match frozen {
         FrozenBatch::None => {
-            let len = batch[0].encoded.dna_len;
-            let dna: Vec<f32> = batch.iter().flat_map(|s| s.encoded.dna_one_hot.iter().copied()).collect();
-            let dna = Tensor::<3>::from_data(TensorData::new(dna, [batch.len(), len, 4]), &device);
-            let rna: Vec<Vec<u32>> = batch.iter().map(|s| s.encoded.rna_tokens.clone()).collect();
-            let protein: Vec<Vec<u32>> = batch.iter().map(|s| s.encoded.protein_tokens.clone()).collect();
-            let out = model.forward(dna, &rna, &protein);
-            model.head.forward_raw(out.final_dna_embeddings)
+            let b = Batch::new(batch.iter().map(|s| &s.encoded), &device);
+            let fused = model.fuse(model.enformer.forward(b.dna), &b.rna, &b.protein);
+            model.head.forward_raw(fused.final_dna_embeddings)
         }
         FrozenBatch::Pooled(rows) => {
             let d = rows[0].len();

@@ -6,7 +6,7 @@
 //! * once written, a **WGSL** implementation for the wgpu backend: its shader in
 //!   `shaders/<kernel>.wgsl`, `include_str!`-ed by this file and by no other (the shader's header
 //!   names this file and each binding's shape), launched where the backend supports it; a
-//!   backend without it takes the reference path, never `todo!()`;
+//!   backend without it takes the reference path (never a panic);
 //! * a **parity test** comparing the two on seeded input of awkward sizes (lengths that are not
 //!   a multiple of the workgroup, fully padded key rows), beside the reference's own unit test
 //!   against a hand-computed case.

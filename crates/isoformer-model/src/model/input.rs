@@ -2,6 +2,8 @@
 //! [`Encoded`] (one-hot DNA and token ids, cropped to the model's limits), and the errors an
 //! input can raise.
 
+use burn::tensor::{Device, Tensor, TensorData};
+
 use crate::config::{EnformerGeometry, IsoformerConfig};
 use crate::encoder::Modality;
 use crate::enformer::{DnaLengthError, check_dna_length};
@@ -45,6 +47,28 @@ impl Encoded {
 /// tokenizes to `<cls><eos>` alone, and such a row skips the protein cross-attention.
 pub fn has_protein(tokens: &[u32]) -> bool {
     tokens.len() > 2
+}
+
+/// A batch of encoded examples as the model takes it: the DNA one-hot as one `(b, length, 4)`
+/// tensor (every row of one length, which the caller guarantees) and the token rows, unpadded.
+pub struct Batch {
+    pub dna: Tensor<3>,
+    pub rna: Vec<Vec<u32>>,
+    pub protein: Vec<Vec<u32>>,
+}
+
+impl Batch {
+    pub fn new<'a>(rows: impl IntoIterator<Item = &'a Encoded>, device: &Device) -> Self {
+        let rows: Vec<&Encoded> = rows.into_iter().collect();
+        Self { dna: dna_batch(&rows, device), rna: rows.iter().map(|e| e.rna_tokens.clone()).collect(), protein: rows.iter().map(|e| e.protein_tokens.clone()).collect() }
+    }
+}
+
+/// The DNA one-hot of `rows` (all of one length) as one `(b, length, 4)` tensor.
+pub fn dna_batch(rows: &[&Encoded], device: &Device) -> Tensor<3> {
+    let len = rows.first().map_or(0, |e| e.dna_len);
+    let dna: Vec<f32> = rows.iter().flat_map(|e| e.dna_one_hot.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(dna, [rows.len(), len, 4]), device)
 }
 
 /// An input the model cannot take; `id` names the transcript (`(batch)` for the batch as a whole).

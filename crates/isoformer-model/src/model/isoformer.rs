@@ -24,6 +24,17 @@ pub struct Isoformer {
     pub head: Head,
 }
 
+/// The encoders' and the fusion's outputs, before the head.
+#[derive(Debug, Clone)]
+pub struct Fused {
+    /// NT-v2 last hidden state `(b, r, E1)` (padded to the longest RNA).
+    pub rna_embeddings: Tensor<3>,
+    /// ESM-2 last hidden state `(b, p, E2)` (padded to the longest protein).
+    pub protein_embeddings: Tensor<3>,
+    /// DNA embeddings after fusion `(b, bins, 2·dim)`.
+    pub final_dna_embeddings: Tensor<3>,
+}
+
 /// What a forward pass gives.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -121,19 +132,26 @@ impl Isoformer {
     /// Everything after Enformer, from its output `(b, bins, 2·dim)`: for callers that reuse DNA
     /// embeddings (isoforms sharing a TSS share one window).
     pub fn forward_from_dna(&self, dna_embeddings: Tensor<3>, rna: &[Vec<u32>], protein: &[Vec<u32>]) -> Output {
+        let Fused { rna_embeddings, protein_embeddings, final_dna_embeddings } = self.fuse(dna_embeddings.clone(), rna, protein);
+        let predictions = self.head.forward(final_dna_embeddings.clone());
+        Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
+    }
+
+    /// The RNA and protein encoders and the fusion, without the head: for training, which puts
+    /// its own head call (raw, or on cached pooled features) after it.
+    pub fn fuse(&self, dna_embeddings: Tensor<3>, rna: &[Vec<u32>], protein: &[Vec<u32>]) -> Fused {
         let rna_embeddings = self.nt.forward(rna);
         let protein_embeddings = self.esm.forward(protein);
         let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
         let with_protein: Vec<bool> = protein.iter().map(|p| has_protein(p)).collect();
         let final_dna_embeddings = self.fusion.forward(
-            dna_embeddings.clone(),
+            dna_embeddings,
             rna_embeddings.clone(),
             &valid(rna),
             protein_embeddings.clone(),
             &valid(protein),
             &with_protein,
         );
-        let predictions = self.head.forward(final_dna_embeddings.clone());
-        Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
+        Fused { rna_embeddings, protein_embeddings, final_dna_embeddings }
     }
 }

@@ -16,7 +16,7 @@ pub mod predictor;
 
 pub use export::{ExportError, NamedTensor};
 pub use files::{GatherError, ModelError, ModelFiles};
-pub use input::{Encoded, Example, InputError, InputErrorKind, Tokenizers, has_protein};
-pub use isoformer::{Isoformer, Output, ParamCounts};
+pub use input::{Batch, Encoded, Example, InputError, InputErrorKind, Tokenizers, dna_batch, has_protein};
+pub use isoformer::{Fused, Isoformer, Output, ParamCounts};
 pub use layout::{Layout, discover, is_ignored};
 pub use predictor::Predictor;

@@ -1,12 +1,12 @@
 //! A model with its tokenizers: bytes in, predictions out.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::config::{ConfigError, IsoformerConfig};
 use crate::weights::SafetensorsSource;
 
 use super::files::{ModelError, ModelFiles};
-use super::input::{Encoded, Example, InputError, InputErrorKind, Tokenizers};
+use super::input::{Batch, Encoded, Example, InputError, InputErrorKind, Tokenizers};
 use super::isoformer::{Isoformer, Output};
 
 /// A model with its tokenizers: bytes in, predictions out.
@@ -53,12 +53,8 @@ impl Predictor {
         if let Some(bad) = batch.iter().find(|e| e.dna_len != first.dna_len) {
             return Err(InputError::new(bad.id.clone(), InputErrorKind::MixedDnaLength { found: bad.dna_len, expected: first.dna_len }));
         }
-        let b = batch.len();
-        let dna: Vec<f32> = batch.iter().flat_map(|e| e.dna_one_hot.iter().copied()).collect();
-        let dna = Tensor::<3>::from_data(TensorData::new(dna, [b, first.dna_len, 4]), &self.device);
-        let rna: Vec<Vec<u32>> = batch.iter().map(|e| e.rna_tokens.clone()).collect();
-        let protein: Vec<Vec<u32>> = batch.iter().map(|e| e.protein_tokens.clone()).collect();
-        Ok(self.model.forward(dna, &rna, &protein))
+        let b = Batch::new(batch, &self.device);
+        Ok(self.model.forward(b.dna, &b.rna, &b.protein))
     }
 
     /// Output column names: `isoformer_output_names` when the config has them, else the 30 GTEx
