@@ -16,7 +16,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::EnformerGeometry;
-use crate::kernels::attention::softmax_last;
+use crate::kernels::relative_attention::relative_attention;
 use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid};
 use crate::weights::Loader;
 
@@ -175,35 +175,17 @@ impl RelAttention {
         let key = split(self.to_k.forward(x.clone()), k);
         let v = split(self.to_v.forward(x.clone()), dv);
 
-        let content = (q.clone() + self.rel_content_bias.val()).matmul(key.swap_dims(2, 3));
-
         let features = d / h;
         let positions = Tensor::<2>::from_data(
             TensorData::new(positional_features(n, features), [2 * n - 1, features]),
             &x.device(),
         );
-        // (2n-1, h*k) -> (1, h, k, 2n-1)
-        let rel_k = self.to_rel_k.forward(positions).reshape([1, 2 * n - 1, h, k]).permute([0, 2, 3, 1]);
-        let rel = (q + self.rel_pos_bias.val()).matmul(rel_k); // (b, h, n, 2n-1)
-        let rel = relative_shift(rel);
-
-        let attn = softmax_last(content + rel);
-        let out = attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
+        // (2n-1, h*k) -> (h, 2n-1, k)
+        let rel_k = self.to_rel_k.forward(positions).reshape([2 * n - 1, h, k]).swap_dims(0, 1);
+        let out = relative_attention(q, key, v, rel_k, self.rel_content_bias.val(), self.rel_pos_bias.val());
+        let out = out.swap_dims(1, 2).reshape([b, n, d]);
         self.to_out.forward(out)
     }
-}
-
-/// enformer-pytorch `relative_shift`: `(b, h, n, 2n−1)` logits over distances −(n−1)..(n−1) →
-/// `(b, h, n, n)` with entry `[i, j]` for distance `j − i`. Same pad/reshape/slice sequence.
-pub fn relative_shift(x: Tensor<4>) -> Tensor<4> {
-    let [b, h, t1, t2] = x.dims();
-    let pad = Tensor::<4>::zeros([b, h, t1, 1], &x.device());
-    let x = Tensor::cat(vec![pad, x], 3); // (b, h, t1, t2+1)
-    let t2p = t2 + 1;
-    let x = x.reshape([b, h, t2p, t1]);
-    let x = x.slice([0..b, 0..h, 1..t2p, 0..t1]);
-    let x = x.reshape([b, h, t1, t2p - 1]);
-    x.slice([0..b, 0..h, 0..t1, 0..t2p.div_ceil(2)])
 }
 
 /// Relative positional features, `(2n − 1, features)` row-major, rows for distances

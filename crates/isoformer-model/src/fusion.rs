@@ -9,9 +9,10 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{Bool, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use crate::kernels::attention::{KeyMask, LogitScale, attention};
+use crate::kernels::fusion_residual::fusion_residual;
 use crate::weights::Loader;
 
 /// Leaf names accepted for the four projections, in (query, key, value, output) order.
@@ -39,8 +40,9 @@ impl CrossAttention {
         }
     }
 
-    /// `x (b, n, D)`, `other (b, m, E)`, `other_valid[b][m]` (false = padding) → `(b, n, D)`.
-    pub fn forward(&self, x: Tensor<3>, other: Tensor<3>, other_valid: &[Vec<bool>]) -> Tensor<3> {
+    /// `x (b, n, D)`, `other (b, m, E)`, `other_valid[b][m]` (false = padding) → `(b, n, D)`;
+    /// rows with `keep[b]` false come out as their `x`.
+    pub fn forward(&self, x: Tensor<3>, other: Tensor<3>, other_valid: &[Vec<bool>], keep: &[bool]) -> Tensor<3> {
         let [b, n, d] = x.dims();
         let m = other.dims()[1];
         let h = self.heads;
@@ -51,7 +53,7 @@ impl CrossAttention {
         let mask = KeyMask::from_valid(other_valid, m, &x.device());
         let ctx = attention(q, k, v, &mask, LogitScale::DivideBySqrtHeadDim);
         let ctx = ctx.swap_dims(1, 2).reshape([b, n, d]);
-        self.dense.forward(ctx) + x
+        fusion_residual(self.dense.forward(ctx), x, keep)
     }
 }
 
@@ -74,17 +76,10 @@ impl Fusion {
         protein_valid: &[Vec<bool>],
         has_protein: &[bool],
     ) -> Tensor<3> {
-        let x = self.rna.forward(dna, rna, rna_valid);
+        let x = self.rna.forward(dna, rna, rna_valid, &vec![true; has_protein.len()]);
         if !has_protein.iter().any(|&p| p) {
             return x;
         }
-        let with = self.protein.forward(x.clone(), protein, protein_valid);
-        if has_protein.iter().all(|&p| p) {
-            return with;
-        }
-        let [b, n, d] = x.dims();
-        let skip: Vec<bool> = has_protein.iter().map(|&p| !p).collect();
-        let skip = Tensor::<3, Bool>::from_data(TensorData::new(skip, [b, 1, 1]), &x.device()).expand([b, n, d]);
-        with.mask_where(skip, x)
+        self.protein.forward(x, protein, protein_valid, has_protein)
     }
 }

@@ -105,7 +105,7 @@ async fn tiny_end_to_end(device: &Device, tag: &str) {
 
     let o = p.forward(&encoded).unwrap();
     let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
-    let after_rna = m.fusion.rna.forward(o.dna_embeddings.clone(), o.rna_embeddings.clone(), &valid(&rna_rows));
+    let after_rna = m.fusion.rna.forward(o.dna_embeddings.clone(), o.rna_embeddings.clone(), &valid(&rna_rows), &vec![true; rna_rows.len()]);
     compare(&format!("[{tag}] fusion.after_rna"), after_rna, fx.get("fusion.after_rna")).await;
     compare(&format!("[{tag}] fusion.after_protein"), o.final_dna_embeddings.clone(), fx.get("fusion.after_protein")).await;
     compare(&format!("[{tag}] head.out"), o.predictions, fx.get("head.out")).await;

@@ -11,6 +11,11 @@
 //! `(1 − mask)·finfo(float32).min` and the fusion reference fills −1e30: whenever a row has at
 //! least one valid key all three give exactly the same softmax (the padded terms' exponentials
 //! are 0), and a row without valid keys attends uniformly in each.
+//!
+//! On wgpu (the `wgsl` feature) [`attention`] runs `shaders/flash_attention.wgsl` instead, which
+//! never writes the scores: at NT-v2's 2,048 tokens and 16 heads they are 268 MB, over the 128
+//! MiB a WebGPU storage binding is guaranteed. It reads the mask as a length per row, so a mask
+//! whose padding is not at the end of its row takes the reference path.
 
 use burn::tensor::{Bool, Device, Tensor, TensorData, activation};
 
@@ -27,16 +32,25 @@ pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub struct KeyMask {
     /// `(b, keys)`, true = padding; `None` when no key is padding (nothing to mask).
     padded: Option<Tensor<2, Bool>>,
+    /// Valid keys per row when every row's padding is at its end (what the kernel reads).
+    lengths: Option<Vec<u32>>,
 }
 
 impl KeyMask {
     /// `padded` is `(b, keys)` row-major, true where the key is padding.
     pub fn new(padded: Vec<bool>, b: usize, keys: usize, device: &Device) -> Self {
         assert_eq!(padded.len(), b * keys, "key mask: {} flags for {b} rows of {keys} keys", padded.len());
+        let lengths = (0..b)
+            .map(|row| {
+                let flags = &padded[row * keys..(row + 1) * keys];
+                let len = flags.iter().take_while(|&&p| !p).count();
+                flags[len..].iter().all(|&p| p).then_some(len as u32)
+            })
+            .collect();
         if !padded.iter().any(|&p| p) {
-            return Self { padded: None };
+            return Self { padded: None, lengths };
         }
-        Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)) }
+        Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)), lengths }
     }
 
     /// `valid[b][j]` false (or absent: rows shorter than `keys`) = key `j` of row `b` is padding.
@@ -55,16 +69,48 @@ pub enum LogitScale {
     DivideBySqrtHeadDim,
 }
 
+impl LogitScale {
+    /// What the logits are divided by at head size `d`.
+    fn divisor(self, d: usize) -> f64 {
+        match self {
+            LogitScale::Prescaled => 1.0,
+            LogitScale::DivideBySqrtHeadDim => (d as f64).sqrt(),
+        }
+    }
+}
+
 /// `softmax(q·kᵀ (scaled), padded keys → MASKED) · v`.
 ///
-/// `q (b, h, n, d)`, `k (b, h, m, d)`, `v (b, h, m, dv)` → `(b, h, n, dv)`.
+/// `q (b, h, n, d)`, `k (b, h, m, d)`, `v (b, h, m, dv)` → `(b, h, n, dv)`. The WGSL kernel
+/// where the device runs it ([`super::wgsl_runs_on`]) and the mask is a length per row, else
+/// [`reference`].
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
+    #[cfg(feature = "wgsl")]
+    if let Some(lengths) = &mask.lengths
+        && super::wgsl_runs_on(&q.device())
+    {
+        use super::wgsl::WgslKernels;
+        let divisor = scale.divisor(q.dims()[3]) as f32;
+        let out = <burn::backend::Dispatch as WgslKernels>::flash_attention(
+            q.into_dispatch(),
+            k.into_dispatch(),
+            v.into_dispatch(),
+            lengths.clone(),
+            divisor,
+        );
+        return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
+    }
+    reference(q, k, v, mask, scale)
+}
+
+/// [`attention`] in plain burn ops: the scores as one `(b, h, n, m)` tensor, masked, softmax.
+pub fn reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
     let [b, h, n, d] = q.dims();
     let m = k.dims()[2];
     let logits = q.matmul(k.swap_dims(2, 3));
     let logits = match scale {
         LogitScale::Prescaled => logits,
-        LogitScale::DivideBySqrtHeadDim => logits.div_scalar((d as f64).sqrt()),
+        LogitScale::DivideBySqrtHeadDim => logits.div_scalar(scale.divisor(d)),
     };
     let logits = match &mask.padded {
         Some(p) => logits.mask_fill(p.clone().reshape([b, 1, 1, m]).expand([b, h, n, m]), MASKED),

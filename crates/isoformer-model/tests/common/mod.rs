@@ -12,6 +12,7 @@ pub fn root() -> PathBuf {
 
 #[path = "../fixture/mod.rs"]
 mod fixture;
+#[allow(unused_imports)] // not every test binary encodes
 pub use fixture::{ABS, REL, encode_checked};
 
 /// A fixture file of tests/fixtures (see fixture/mod.rs).
@@ -51,19 +52,21 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
-/// The wgpu device, or `None` (with the reason printed) when there is no adapter.
+/// The wgpu device, or `None` (with the reason printed) when there is no adapter. With
+/// `ISOFORMER_REQUIRE_WGPU=1` (tools/test.sh sets it; `.ci/run` installs Mesa's lavapipe) a
+/// missing adapter fails the test instead.
 pub fn wgpu() -> Option<Device> {
     static DEV: OnceLock<Option<Device>> = OnceLock::new();
-    DEV.get_or_init(|| match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
-        Ok(Ok(d)) => Some(d),
-        Ok(Err(e)) => {
-            println!("SKIPPED wgpu parity: no wgpu adapter ({e})");
-            None
-        }
-        Err(_) => {
-            println!("SKIPPED wgpu parity: initialising wgpu panicked (no adapter)");
-            None
-        }
+    let required = std::env::var("ISOFORMER_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+    DEV.get_or_init(|| {
+        let why = match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
+            Ok(Ok(d)) => return Some(d),
+            Ok(Err(e)) => format!("no wgpu adapter ({e})"),
+            Err(_) => "initialising wgpu panicked (no adapter)".to_string(),
+        };
+        assert!(!required, "ISOFORMER_REQUIRE_WGPU=1 but {why}");
+        println!("SKIPPED wgpu parity: {why}");
+        None
     })
     .clone()
 }

@@ -1,0 +1,124 @@
+// Enformer's multi-head attention with Transformer-XL relative position logits.
+// Owner: crates/isoformer-model/src/kernels/relative_attention.rs, which fills the `{{ }}`
+// constants and checks this kernel against its reference twin (plain burn ops).
+//
+//   logit(i, j) = (q_i + u_h)·k_j + (q_i + w_h)·r[h, j − i + N − 1]
+//   out[b, i, h, :] = Σ_j softmax_j(logit(i, j)) · v[b,h,j,:]
+//
+// q is already scaled by 1/√D. r holds the projected relative position features, one row per
+// distance −(N−1)..(N−1); the relative shift of the reference (pad, reshape, slice of an
+// (H, N, 2N−1) tensor) is the index j − i + N − 1 here, so neither that tensor nor an (N, N)
+// bias is ever written. Keys and values are staged in workgroup memory in tiles of BK; each
+// invocation owns one query row and keeps an online softmax.
+//
+// Every binding is read_write: burn's allocator may place two tensors in one device buffer, and
+// wgpu refuses a read-only and a writable binding of one buffer in the same dispatch.
+//
+// Bindings (f32): 0 q (B,H,N,D), 1 k (B,H,N,D), 2 v (B,H,N,DV), 3 r (H,2N−1,D), any strides,
+// given in `info`; 4 biases (2,H,D) contiguous: u then w; 5 out (B,N,H,DV) contiguous;
+// 6 info (u32): [B, H, N, q strides b h n d, k strides b h n d, v strides b h n d,
+//                r strides h row d]
+
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> k: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> r: array<f32>;
+@group(0) @binding(4) var<storage, read_write> biases: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> info: array<u32>;
+
+const D: u32 = {{ d }}u;
+const DV: u32 = {{ dv }}u;
+const BK: u32 = {{ bk }}u;
+const WG: u32 = {{ wg }}u;
+
+var<workgroup> ks: array<f32, {{ bk_d }}>;
+var<workgroup> vs: array<f32, {{ bk_dv }}>;
+// The sequence length, shared so that the loop around the barriers is uniform.
+var<workgroup> walk: u32;
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let heads = info[1];
+    if (t == 0u) {
+        walk = info[2];
+    }
+    let n = workgroupUniformLoad(&walk);
+    let b = wid.y / heads;
+    let h = wid.y % heads;
+    let i = wid.x * WG + t;
+    let live = i < n;
+
+    let q_base = b * info[3] + h * info[4] + i * info[5];
+    let q_sd = info[6];
+    let k_base = b * info[7] + h * info[8];
+    let k_sn = info[9];
+    let k_sd = info[10];
+    let v_base = b * info[11] + h * info[12];
+    let v_sn = info[13];
+    let v_sd = info[14];
+    let r_base = h * info[15];
+    let r_sr = info[16];
+    let r_sd = info[17];
+
+    // (q + u) for the content term, (q + w) for the position term.
+    var qu: array<f32, D>;
+    var qw: array<f32, D>;
+    if (live) {
+        for (var c = 0u; c < D; c++) {
+            let x = q[q_base + c * q_sd];
+            qu[c] = x + biases[h * D + c];
+            qw[c] = x + biases[(heads + h) * D + c];
+        }
+    }
+    var acc: array<f32, DV>;
+    var run_max = -3.4028235e38;
+    var run_sum = 0.0;
+
+    for (var j0 = 0u; j0 < n; j0 += BK) {
+        let count = min(BK, n - j0);
+        workgroupBarrier();
+        for (var e = t; e < count * D; e += WG) {
+            let jj = e / D;
+            ks[e] = k[k_base + (j0 + jj) * k_sn + (e - jj * D) * k_sd];
+        }
+        for (var e = t; e < count * DV; e += WG) {
+            let jj = e / DV;
+            vs[e] = v[v_base + (j0 + jj) * v_sn + (e - jj * DV) * v_sd];
+        }
+        workgroupBarrier();
+        if (live) {
+            for (var jj = 0u; jj < count; jj++) {
+                // distance j − i, as a row of r: j − i + N − 1 (never negative).
+                let row = r_base + (j0 + jj + n - 1u - i) * r_sr;
+                var content = 0.0;
+                var position = 0.0;
+                for (var c = 0u; c < D; c++) {
+                    content += qu[c] * ks[jj * D + c];
+                    position += qw[c] * r[row + c * r_sd];
+                }
+                let s = content + position;
+                if (s > run_max) {
+                    let shrink = exp(run_max - s);
+                    run_sum *= shrink;
+                    for (var c = 0u; c < DV; c++) {
+                        acc[c] *= shrink;
+                    }
+                    run_max = s;
+                }
+                let p = exp(s - run_max);
+                run_sum += p;
+                for (var c = 0u; c < DV; c++) {
+                    acc[c] += p * vs[jj * DV + c];
+                }
+            }
+        }
+    }
+
+    if (live) {
+        let o = ((b * n + i) * heads + h) * DV;
+        for (var c = 0u; c < DV; c++) {
+            out[o + c] = acc[c] / run_sum;
+        }
+    }
+}
