@@ -148,6 +148,22 @@ pub struct PredictArgs {
     pub plot: Option<PathBuf>,
 }
 
+/// burn's device threads catch their own panics (a wgpu validation error, an allocation over the
+/// adapter's limits) and the failure comes back as an error when the results are read, which
+/// `predict` reports on one line; the default hook would first print each of them with a
+/// backtrace. Panics on those threads go to the log (`-vv`) instead; the main thread's keep the
+/// default report (they are bugs).
+fn quiet_device_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            default(info);
+        } else {
+            log::debug!("device thread: {info}");
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
@@ -155,7 +171,11 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    // burn's GPU runtime logs a failed batch as warnings of its own (and its info is noise to a
+    // user); `predict` reports the failure itself, on one line. `-vv` shows everything.
+    let filter = if cli.verbose >= 2 { level.to_string() } else { format!("{level},cubecl_runtime=error,cubecl_wgpu=error") };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter)).init();
+    quiet_device_panics();
     let result = match cli.command {
         Command::Predict(args) => predict::run(&args),
         Command::Prepare(args) => prepare::run(&args),

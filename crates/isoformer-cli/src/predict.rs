@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
@@ -10,6 +11,7 @@ use burn::tensor::{Device, Tensor};
 use isoformer_io::{AtomicOutput, open_input};
 use isoformer_model::model::Encoded;
 use isoformer_model::{Output, Predictor};
+use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::input::{Records, Source, read_fasta_triplet, read_tsv};
 use isoformer_pipeline::job::Job;
 use isoformer_pipeline::table::PredictionTable;
@@ -22,15 +24,30 @@ pub fn load_predictor(dir: &Path, device: &Device) -> Result<Predictor> {
     Ok(isoformer_pipeline::model_dir::load(dir, device)?)
 }
 
+/// The GPU's largest buffer (the smaller of its storage-binding and buffer limits), once
+/// `--device gpu` has made one: what a failed batch is measured against.
+static GPU_BUFFER_LIMIT: OnceLock<u64> = OnceLock::new();
+
 pub fn device(arg: DeviceArg) -> Result<Device> {
     Ok(match arg {
         DeviceArg::Cpu => Device::flex(),
-        DeviceArg::Gpu => Device::wgpu_options().init().map_err(|e| anyhow!("no usable GPU through wgpu: {e}"))?,
+        DeviceArg::Gpu => {
+            let (device, setup) =
+                Device::wgpu_options().init_with_setup().map_err(|e| anyhow!("no usable GPU through wgpu: {e}"))?;
+            let limits = setup.device.limits();
+            let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+            log::info!("GPU: {} ({:?}), {} MiB per buffer", setup.adapter.get_info().name, setup.backend, limit >> 20);
+            let _ = GPU_BUFFER_LIMIT.set(limit);
+            device
+        }
     })
 }
 
+/// A tensor's values on the host; a failure on the device comes back as the device's report
+/// (see [`DeviceFailure`]).
 pub fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
+    let data = t.try_into_data().map_err(|e| anyhow!("{e}"))?;
+    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
 }
 
 /// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on.
@@ -66,7 +83,10 @@ pub fn run_job(job: &mut Job, quiet: bool, mut each: impl FnMut(&[&Encoded], &Ou
     let bar = crate::progress::bar(job.len() as u64, "predict [{bar:40}] {pos}/{len} transcripts {per_sec} ETA {eta}", quiet);
     for b in 0..job.batches() {
         let out = job.forward(b);
-        let values = read_f32(out.predictions.clone())?;
+        let values = read_f32(out.predictions.clone()).map_err(|e| {
+            let ids = job.batch(b).iter().map(|e| e.id.clone()).collect();
+            DeviceFailure::from_report(ids, &format!("{e:#}"), GPU_BUFFER_LIMIT.get().copied())
+        })?;
         each(&job.batch(b), &out)?;
         bar.set_position(job.accept(b, &values)? as u64);
     }

@@ -342,3 +342,47 @@ fn png_heatmap_draws_the_svg_layout_with_its_labels() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--plot heat.jpg: the name must end in .svg or .png"));
     assert!(!dir.join("x.tsv").exists());
 }
+
+/// A batch the GPU cannot run is one line on standard error naming the transcript, the buffer
+/// it needed and the GPU's limit, and leaves no output behind (it used to be a panic with a
+/// backtrace). The model: the tiny one with an NT feed-forward of 16,384 units, so that one
+/// 4,096-token RNA needs activations of 256 MiB (4,096 × 16,384 × 4 B) and more whatever the
+/// kernels do; lavapipe, like WebGPU, allows 128 MiB per buffer.
+#[test]
+fn a_batch_the_gpu_cannot_run_is_one_line_and_leaves_nothing() {
+    use isoformer_model::{Isoformer, IsoformerConfig};
+    let dir = scratch("gpu-limit");
+    let probe = isoformer(&["predict", "-m", &tiny(), "-i", &format!("{}/example.tsv", tiny()), "-o", "probe.tsv", "--device", "gpu"], &dir);
+    if !probe.status.success() {
+        let why = String::from_utf8_lossy(&probe.stderr).into_owned();
+        assert!(std::env::var("ISOFORMER_REQUIRE_WGPU").as_deref() != Ok("1"), "ISOFORMER_REQUIRE_WGPU=1 but: {why}");
+        println!("SKIPPED GPU failure test: {why}");
+        return;
+    }
+    let base = isoformer_pipeline::model_dir::read_files(Path::new(&tiny())).unwrap();
+    let mut cfg = IsoformerConfig::from_json(&base.config_json).unwrap();
+    cfg.nt_intermediate_size = 16_384;
+    cfg.nt_max_position_embeddings = 4098;
+    cfg.num_tokens_per_seq_nuctf_rna = 4096;
+    let model = Isoformer::seeded(&cfg, &[], 30, &burn::tensor::Device::flex());
+    isoformer_train::save::write_model_dir(&dir.join("wide"), &base, &cfg, &model).unwrap();
+
+    let example = std::fs::read_to_string(root().join("models/tiny/example.tsv")).unwrap();
+    let row: Vec<&str> = example.lines().nth(1).unwrap().split('\t').collect();
+    let rna: String = (0..6 * 4095).map(|i| b"ACGT"[(i * 7 + i / 5) % 4] as char).collect();
+    std::fs::write(dir.join("long.tsv"), format!("transcript_id\tdna\trna\tprotein\nlong_rna\t{}\t{rna}\t{}\n", row[1], row[3])).unwrap();
+    let o = isoformer(&["predict", "-m", "wide", "-i", "long.tsv", "-o", "out.tsv", "--device", "gpu"], &dir);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // Mesa's own start-up complaint (no XDG_RUNTIME_DIR in CI) is not ours.
+    let ours: Vec<&str> = stderr.lines().filter(|l| !l.contains("XDG_RUNTIME_DIR")).collect();
+    assert!(!o.status.success(), "the GPU ran a 256 MiB activation: {stderr}");
+    assert_eq!(ours.len(), 1, "one line, no backtrace: {stderr}");
+    assert!(
+        ours[0].starts_with("error: transcript long_rna: the GPU could not run it: it needed a ")
+            && ours[0].contains(" MiB buffer, over the ")
+            && ours[0].ends_with(" per buffer this GPU allows"),
+        "{}",
+        ours[0]
+    );
+    assert!(!dir.join("out.tsv").exists(), "a failed run left its output");
+}

@@ -344,6 +344,18 @@ impl IsoformerConfig {
         if self.enformer_num_downsamples > MAX_DOWNSAMPLES {
             return Err(bad("enformer_num_downsamples", format!("{} is more than {MAX_DOWNSAMPLES} (the official model has 7)", self.enformer_num_downsamples)));
         }
+        // The tower must end at enformer_dim channels, the transformer's width; with fewer than
+        // 3 downsamples (or a rounding enformer_dim_divisible_by) it does not.
+        let last = self.enformer().filters.last().copied().unwrap_or(0);
+        if last != self.enformer_dim {
+            return Err(bad(
+                "enformer_num_downsamples",
+                format!(
+                    "{}: the conv tower would end at {last} channels, not enformer_dim {} (at least 3 are needed)",
+                    self.enformer_num_downsamples, self.enformer_dim
+                ),
+            ));
+        }
         if self.enformer_use_tf_gamma {
             return Err(bad(
                 "enformer_use_tf_gamma",

@@ -10,6 +10,7 @@
 
 pub mod columns;
 pub mod data;
+pub mod device_failure;
 pub mod input;
 pub mod job;
 pub mod prepared;

@@ -7,6 +7,7 @@ use isoformer_model::model::{GatherError, ModelError};
 use isoformer_model::{ModelFiles, Predictor};
 use isoformer_pipeline::input::{InputError, Source, read_tsv};
 use isoformer_pipeline::job::{Job, JobError};
+use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::{DEFAULT_BATCH_SIZE, one_line};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -54,6 +55,8 @@ pub enum WebError {
     Input(#[from] InputError),
     #[error("{}", one_line(.0))]
     Job(#[from] JobError),
+    #[error("{0}")]
+    Device(#[from] DeviceFailure),
 }
 
 fn get(target: &JsValue, key: &str) -> Option<JsValue> {
@@ -116,7 +119,7 @@ pub async fn select(backend: &str) -> Result<Selected, WebError> {
 
 /// Read a tensor back without blocking (the only readback WebGPU allows).
 pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, WebError> {
-    let data = t.into_data_async().await.map_err(|e| WebError::Readback { detail: format!("{e:?}") })?;
+    let data = t.into_data_async().await.map_err(|e| WebError::Readback { detail: e.to_string() })?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| WebError::Readback { detail: format!("{e:?}") })
 }
 
@@ -194,7 +197,14 @@ impl WebPredictor {
         let t0 = js_sys::Date::now();
         for b in 0..job.batches() {
             let out = job.forward(b);
-            let values = read_f32(out.predictions).await?;
+            // A batch the device could not run is named on one line, as the CLI names it.
+            let values = read_f32(out.predictions).await.map_err(|e| match e {
+                WebError::Readback { detail } => {
+                    let ids = job.batch(b).iter().map(|e| e.id.clone()).collect();
+                    WebError::Device(DeviceFailure::from_report(ids, &detail, None))
+                }
+                other => other,
+            })?;
             let done = job.accept(b, &values)?;
             if let Some(f) = on_progress {
                 let _ = f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(job.len() as u32));
