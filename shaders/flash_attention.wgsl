@@ -5,9 +5,10 @@
 //   out[b, i, h, :] = Σ_j softmax_j(q[b,h,i,:]·k[b,h,j,:] / divisor) · v[b,h,j,:],  j < len[b]
 //
 // A row whose length is 0 attends uniformly over all M keys, as the reference's masked softmax
-// does. The L×M scores never reach device memory: each invocation owns one query row and keeps
-// a running maximum, a running sum and its output accumulator (online softmax) while the
-// workgroup walks the keys in tiles of BK staged in workgroup memory.
+// does. The N×M scores never reach device memory: each invocation owns one query row and keeps
+// a running maximum, a running sum and its output accumulator (online softmax, rescaled once per
+// tile) while the workgroup walks the keys in tiles of BK staged in workgroup memory. Head
+// vectors are held as vec4s (D4 = ⌈D/4⌉, zero-padded), so any head size works.
 //
 // Every binding is read_write: burn's allocator may place two tensors in one device buffer, and
 // wgpu refuses a read-only and a writable binding of one buffer in the same dispatch.
@@ -25,13 +26,33 @@
 
 const D: u32 = {{ d }}u;
 const DV: u32 = {{ dv }}u;
+const D4: u32 = {{ d4 }}u;
+const DV4: u32 = {{ dv4 }}u;
 const BK: u32 = {{ bk }}u;
 const WG: u32 = {{ wg }}u;
 
-var<workgroup> ks: array<f32, {{ bk_d }}>;
-var<workgroup> vs: array<f32, {{ bk_dv }}>;
+var<workgroup> ks: array<vec4<f32>, {{ bk_d4 }}>;
+var<workgroup> vs: array<vec4<f32>, {{ bk_dv4 }}>;
 // The keys this workgroup walks, shared so that the loop around the barriers is uniform.
 var<workgroup> walk: u32;
+
+// Four consecutive elements of a row starting at element `c` (stride `s`), zero past `end`.
+fn quad(buf: u32, base: u32, c: u32, s: u32, end: u32) -> vec4<f32> {
+    var x = vec4<f32>(0.0);
+    for (var l = 0u; l < 4u; l++) {
+        if (c + l < end) {
+            let at = base + (c + l) * s;
+            if (buf == 0u) {
+                x[l] = q[at];
+            } else if (buf == 1u) {
+                x[l] = k[at];
+            } else {
+                x[l] = v[at];
+            }
+        }
+    }
+    return x;
+}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -59,50 +80,51 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let v_sm = info[15];
     let v_sd = info[16];
 
-    var qv: array<f32, D>;
+    var qv: array<vec4<f32>, D4>;
     if (live) {
-        for (var c = 0u; c < D; c++) {
-            qv[c] = q[q_base + c * q_sd];
+        for (var c = 0u; c < D4; c++) {
+            qv[c] = quad(0u, q_base, 4u * c, q_sd, D);
         }
     }
-    var acc: array<f32, DV>;
+    var acc: array<vec4<f32>, DV4>;
+    var scores: array<f32, BK>;
     var run_max = -3.4028235e38;
     var run_sum = 0.0;
 
     for (var j0 = 0u; j0 < len; j0 += BK) {
         let count = min(BK, len - j0);
         workgroupBarrier();
-        for (var e = t; e < count * D; e += WG) {
-            let jj = e / D;
-            ks[e] = k[k_base + (j0 + jj) * k_sm + (e - jj * D) * k_sd];
+        for (var e = t; e < count * D4; e += WG) {
+            let jj = e / D4;
+            ks[e] = quad(1u, k_base + (j0 + jj) * k_sm, 4u * (e - jj * D4), k_sd, D);
         }
-        for (var e = t; e < count * DV; e += WG) {
-            let jj = e / DV;
-            vs[e] = v[v_base + (j0 + jj) * v_sm + (e - jj * DV) * v_sd];
+        for (var e = t; e < count * DV4; e += WG) {
+            let jj = e / DV4;
+            vs[e] = quad(2u, v_base + (j0 + jj) * v_sm, 4u * (e - jj * DV4), v_sd, DV);
         }
         workgroupBarrier();
         if (live) {
+            var tile_max = run_max;
             for (var jj = 0u; jj < count; jj++) {
                 var s = 0.0;
-                for (var c = 0u; c < D; c++) {
-                    s += qv[c] * ks[jj * D + c];
+                for (var c = 0u; c < D4; c++) {
+                    s += dot(qv[c], ks[jj * D4 + c]);
                 }
-                s = s / divisor;
-                if (all_padded) {
-                    s = 0.0;
-                }
-                if (s > run_max) {
-                    let shrink = exp(run_max - s);
-                    run_sum *= shrink;
-                    for (var c = 0u; c < DV; c++) {
-                        acc[c] *= shrink;
-                    }
-                    run_max = s;
-                }
-                let p = exp(s - run_max);
+                s = select(s / divisor, 0.0, all_padded);
+                scores[jj] = s;
+                tile_max = max(tile_max, s);
+            }
+            let shrink = exp(run_max - tile_max);
+            run_sum *= shrink;
+            for (var c = 0u; c < DV4; c++) {
+                acc[c] *= shrink;
+            }
+            run_max = tile_max;
+            for (var jj = 0u; jj < count; jj++) {
+                let p = exp(scores[jj] - run_max);
                 run_sum += p;
-                for (var c = 0u; c < DV; c++) {
-                    acc[c] += p * vs[jj * DV + c];
+                for (var c = 0u; c < DV4; c++) {
+                    acc[c] += p * vs[jj * DV4 + c];
                 }
             }
         }
@@ -111,7 +133,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     if (live) {
         let o = ((b * n + i) * heads + h) * DV;
         for (var c = 0u; c < DV; c++) {
-            out[o + c] = acc[c] / run_sum;
+            out[o + c] = acc[c / 4u][c % 4u] / run_sum;
         }
     }
 }

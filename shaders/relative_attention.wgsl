@@ -9,7 +9,8 @@
 // distance −(N−1)..(N−1); the relative shift of the reference (pad, reshape, slice of an
 // (H, N, 2N−1) tensor) is the index j − i + N − 1 here, so neither that tensor nor an (N, N)
 // bias is ever written. Keys and values are staged in workgroup memory in tiles of BK; each
-// invocation owns one query row and keeps an online softmax.
+// invocation owns one query row and keeps an online softmax, rescaled once per tile. Head
+// vectors are held as vec4s (D4 = ⌈D/4⌉, zero-padded).
 //
 // Every binding is read_write: burn's allocator may place two tensors in one device buffer, and
 // wgpu refuses a read-only and a writable binding of one buffer in the same dispatch.
@@ -29,13 +30,37 @@
 
 const D: u32 = {{ d }}u;
 const DV: u32 = {{ dv }}u;
+const D4: u32 = {{ d4 }}u;
+const DV4: u32 = {{ dv4 }}u;
 const BK: u32 = {{ bk }}u;
 const WG: u32 = {{ wg }}u;
 
-var<workgroup> ks: array<f32, {{ bk_d }}>;
-var<workgroup> vs: array<f32, {{ bk_dv }}>;
+var<workgroup> ks: array<vec4<f32>, {{ bk_d4 }}>;
+var<workgroup> vs: array<vec4<f32>, {{ bk_dv4 }}>;
 // The sequence length, shared so that the loop around the barriers is uniform.
 var<workgroup> walk: u32;
+
+// Four consecutive elements of a row starting at element `c` (stride `s`), zero past `end`.
+fn quad(buf: u32, base: u32, c: u32, s: u32, end: u32) -> vec4<f32> {
+    var x = vec4<f32>(0.0);
+    for (var l = 0u; l < 4u; l++) {
+        if (c + l < end) {
+            let at = base + (c + l) * s;
+            if (buf == 0u) {
+                x[l] = q[at];
+            } else if (buf == 1u) {
+                x[l] = k[at];
+            } else if (buf == 2u) {
+                x[l] = v[at];
+            } else if (buf == 3u) {
+                x[l] = r[at];
+            } else {
+                x[l] = biases[at];
+            }
+        }
+    }
+    return x;
+}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -62,54 +87,55 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let r_sd = info[17];
 
     // (q + u) for the content term, (q + w) for the position term.
-    var qu: array<f32, D>;
-    var qw: array<f32, D>;
+    var qu: array<vec4<f32>, D4>;
+    var qw: array<vec4<f32>, D4>;
     if (live) {
-        for (var c = 0u; c < D; c++) {
-            let x = q[q_base + c * q_sd];
-            qu[c] = x + biases[h * D + c];
-            qw[c] = x + biases[(heads + h) * D + c];
+        for (var c = 0u; c < D4; c++) {
+            let x = quad(0u, q_base, 4u * c, q_sd, D);
+            qu[c] = x + quad(4u, h * D, 4u * c, 1u, D);
+            qw[c] = x + quad(4u, (heads + h) * D, 4u * c, 1u, D);
         }
     }
-    var acc: array<f32, DV>;
+    var acc: array<vec4<f32>, DV4>;
+    var scores: array<f32, BK>;
     var run_max = -3.4028235e38;
     var run_sum = 0.0;
 
     for (var j0 = 0u; j0 < n; j0 += BK) {
         let count = min(BK, n - j0);
         workgroupBarrier();
-        for (var e = t; e < count * D; e += WG) {
-            let jj = e / D;
-            ks[e] = k[k_base + (j0 + jj) * k_sn + (e - jj * D) * k_sd];
+        for (var e = t; e < count * D4; e += WG) {
+            let jj = e / D4;
+            ks[e] = quad(1u, k_base + (j0 + jj) * k_sn, 4u * (e - jj * D4), k_sd, D);
         }
-        for (var e = t; e < count * DV; e += WG) {
-            let jj = e / DV;
-            vs[e] = v[v_base + (j0 + jj) * v_sn + (e - jj * DV) * v_sd];
+        for (var e = t; e < count * DV4; e += WG) {
+            let jj = e / DV4;
+            vs[e] = quad(2u, v_base + (j0 + jj) * v_sn, 4u * (e - jj * DV4), v_sd, DV);
         }
         workgroupBarrier();
         if (live) {
+            var tile_max = run_max;
             for (var jj = 0u; jj < count; jj++) {
                 // distance j − i, as a row of r: j − i + N − 1 (never negative).
                 let row = r_base + (j0 + jj + n - 1u - i) * r_sr;
-                var content = 0.0;
-                var position = 0.0;
-                for (var c = 0u; c < D; c++) {
-                    content += qu[c] * ks[jj * D + c];
-                    position += qw[c] * r[row + c * r_sd];
+                var s = 0.0;
+                for (var c = 0u; c < D4; c++) {
+                    s += dot(qu[c], ks[jj * D4 + c]) + dot(qw[c], quad(3u, row, 4u * c, r_sd, D));
                 }
-                let s = content + position;
-                if (s > run_max) {
-                    let shrink = exp(run_max - s);
-                    run_sum *= shrink;
-                    for (var c = 0u; c < DV; c++) {
-                        acc[c] *= shrink;
-                    }
-                    run_max = s;
-                }
-                let p = exp(s - run_max);
+                scores[jj] = s;
+                tile_max = max(tile_max, s);
+            }
+            let shrink = exp(run_max - tile_max);
+            run_sum *= shrink;
+            for (var c = 0u; c < DV4; c++) {
+                acc[c] *= shrink;
+            }
+            run_max = tile_max;
+            for (var jj = 0u; jj < count; jj++) {
+                let p = exp(scores[jj] - run_max);
                 run_sum += p;
-                for (var c = 0u; c < DV; c++) {
-                    acc[c] += p * vs[jj * DV + c];
+                for (var c = 0u; c < DV4; c++) {
+                    acc[c] += p * vs[jj * DV4 + c];
                 }
             }
         }
@@ -118,7 +144,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     if (live) {
         let o = ((b * n + i) * heads + h) * DV;
         for (var c = 0u; c < DV; c++) {
-            out[o + c] = acc[c] / run_sum;
+            out[o + c] = acc[c / 4u][c % 4u] / run_sum;
         }
     }
 }

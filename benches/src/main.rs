@@ -4,6 +4,8 @@
 //!     isoformer-bench run --workload enformer --backend flex --weights benches/weights --reps 3
 //!     isoformer-bench sgemm --backend ndarray
 //!     isoformer-bench flops
+//!     isoformer-bench kernels --shape nt-self --path kernel     (wgpu rows: see kernels.rs)
+//!     isoformer-bench limited-forward
 //!
 //! `run` loads only the weights the workload needs, runs `--warmup` untimed passes, resets the
 //! process's peak-RSS counter (`/proc/self/clear_refs`), runs `--reps` timed passes (each ends
@@ -24,6 +26,13 @@ use isoformer_model::weights::{Loader, SafetensorsSource};
 use isoformer_model::{Isoformer, IsoformerConfig};
 use safetensors::SafeTensors;
 
+mod kernels;
+
+/// The repository's root (the vocabulary files of `models/`).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The benchmark workloads, by name (the same names in `torch_side.py`).
 const WORKLOADS: [&str; 5] = ["esm-1x512", "esm-8x256", "nt-1x2048", "enformer", "full"];
 
@@ -42,7 +51,7 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut it = std::env::args().skip(1);
-        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|flops [--flag value]..."))?;
+        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|flops|kernels|limited-forward [--flag value]..."))?;
         let mut flags = BTreeMap::new();
         while let Some(k) = it.next() {
             let key = k.strip_prefix("--").ok_or_else(|| anyhow!("expected a --flag, got {k:?}"))?.to_string();
@@ -72,7 +81,9 @@ fn run() -> Result<()> {
         }
         "sgemm" => sgemm(&device(&args.get("backend", "flex"))?, args.num("n", 2048)?, args.num("reps", 5)?),
         "run" => bench(&args),
-        other => bail!("unknown command {other:?} (run, sgemm, flops)"),
+        "kernels" => kernels::kernels(&args),
+        "limited-forward" => kernels::limited_forward(&args),
+        other => bail!("unknown command {other:?} (run, sgemm, flops, kernels, limited-forward)"),
     }
 }
 

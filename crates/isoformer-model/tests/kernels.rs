@@ -1,6 +1,6 @@
 //! Each WGSL kernel against its reference twin (plain burn ops) on the same wgpu device, on
 //! seeded input of awkward sizes: lengths that are not a multiple of the 64-row workgroup or of
-//! the key tile, padded and fully padded rows, heads 4/8/16/20, head sizes 32/48/64/192/384,
+//! the key tile, padded and fully padded rows, heads 4/8/16/20, head sizes 6/8/10/32/48/64/192/384,
 //! batch > 1. Tolerance: the parity tests' 1e-4 + 1e-4·|ref|.
 #![cfg(feature = "wgsl")]
 
@@ -60,6 +60,8 @@ fn flash_attention_matches_its_reference() {
     assert!(wgsl_runs_on(&device), "the wgpu device must take the kernel path");
     // NT-v2-like: padding in one row, lengths off the 64-row workgroup.
     attention_case(&device, 1, 2, 16, 77, 77, 64, 64, Some(&[77, 45]), LogitScale::Prescaled);
+    // A head size that is not a multiple of 4 (the kernel pads its vec4s): the tiny NT's 10.
+    attention_case(&device, 6, 2, 4, 50, 50, 10, 10, Some(&[50, 31]), LogitScale::Prescaled);
     // ESM-2-like: 20 heads of 32, no padding, batch 3.
     attention_case(&device, 2, 3, 20, 33, 33, 32, 32, None, LogitScale::Prescaled);
     // The fusion's cross-attention: queries ≠ keys, divided by √d, one row fully padded.
@@ -89,6 +91,8 @@ fn relative_case(device: &Device, seed: u64, b: usize, h: usize, n: usize, d: us
 fn relative_attention_matches_its_reference() {
     let Some(device) = wgpu() else { return };
     relative_case(&device, 10, 2, 4, 37, 32, 48);
+    // Value size not a multiple of 4 (a 96-wide trunk over 16 heads).
+    relative_case(&device, 12, 1, 16, 70, 8, 6);
     // The official geometry's head: key size 64, value size 1,536 / 8 = 192.
     relative_case(&device, 11, 1, 8, 100, 64, 192);
 }

@@ -17,7 +17,7 @@ use burn::tensor::{DType, Device, Shape};
 /// Invocations per workgroup of the attention kernels: one query row each.
 pub const ATTENTION_WORKGROUP: u32 = 64;
 /// WebGPU guarantees 16 KiB of workgroup memory; the attention kernels stage key and value
-/// tiles there, so the tile holds `16 KiB / (4 · (D + DV))` keys (at most 64).
+/// tiles there as vec4s, so the tile holds `16 KiB / (16 · (⌈D/4⌉ + ⌈DV/4⌉))` keys (at most 64).
 pub const WORKGROUP_BYTES: usize = 16 * 1024;
 /// Invocations per workgroup of the element-wise kernels.
 pub const ELEMENTWISE_WORKGROUP: u32 = 256;
@@ -32,7 +32,23 @@ pub fn runs_on(device: &Device) -> bool {
 
 /// Keys per tile for head sizes `d` (scores) and `dv` (values).
 pub fn key_tile(d: usize, dv: usize) -> usize {
-    (WORKGROUP_BYTES / (4 * (d + dv))).clamp(1, 64)
+    (WORKGROUP_BYTES / (16 * (d.div_ceil(4) + dv.div_ceil(4)))).clamp(1, 64)
+}
+
+/// The template constants of an attention kernel with head sizes `d` and `dv`.
+fn attention_constants(d: usize, dv: usize) -> Vec<(&'static str, usize)> {
+    let bk = key_tile(d, dv);
+    let (d4, dv4) = (d.div_ceil(4), dv.div_ceil(4));
+    vec![
+        ("d", d),
+        ("dv", dv),
+        ("d4", d4),
+        ("dv4", dv4),
+        ("bk", bk),
+        ("wg", ATTENTION_WORKGROUP as usize),
+        ("bk_d4", bk * d4),
+        ("bk_dv4", bk * dv4),
+    ]
 }
 
 /// The kernels, as a burn backend extension: implemented for the cubecl backend (wgpu), routed
@@ -157,19 +173,7 @@ impl WgslKernels for CubeBackend {
         let dv = dims(&v)[3];
         assert_eq!(lens.len(), b, "one key length per batch row");
         let out = empty_f32(&q, vec![b, n, h, dv]);
-        let bk = key_tile(d, dv);
-        let shader = Shader {
-            name: "flash_attention",
-            text: FLASH_ATTENTION,
-            constants: vec![
-                ("d", d),
-                ("dv", dv),
-                ("bk", bk),
-                ("wg", ATTENTION_WORKGROUP as usize),
-                ("bk_d", bk * d),
-                ("bk_dv", bk * dv),
-            ],
-        };
+        let shader = Shader { name: "flash_attention", text: FLASH_ATTENTION, constants: attention_constants(d, dv) };
         let mut info = vec![u32_of(b), u32_of(h), u32_of(n), u32_of(m), divisor.to_bits()];
         info.extend(strides(&q).chain(strides(&k)).chain(strides(&v)));
         launch(shader, ATTENTION_WORKGROUP, attention_groups(n, b * h), &[&q, &k, &v], &[&lens, &info], &out);
@@ -189,19 +193,7 @@ impl WgslKernels for CubeBackend {
         assert_eq!(dims(&r), vec![h, 2 * n - 1, d], "relative keys (H, 2N−1, D)");
         let biases = burn::backend::wgpu::into_contiguous(biases);
         let out = empty_f32(&q, vec![b, n, h, dv]);
-        let bk = key_tile(d, dv);
-        let shader = Shader {
-            name: "relative_attention",
-            text: RELATIVE_ATTENTION,
-            constants: vec![
-                ("d", d),
-                ("dv", dv),
-                ("bk", bk),
-                ("wg", ATTENTION_WORKGROUP as usize),
-                ("bk_d", bk * d),
-                ("bk_dv", bk * dv),
-            ],
-        };
+        let shader = Shader { name: "relative_attention", text: RELATIVE_ATTENTION, constants: attention_constants(d, dv) };
         let mut info = vec![u32_of(b), u32_of(h), u32_of(n)];
         info.extend(strides(&q).chain(strides(&k)).chain(strides(&v)).chain(strides(&r)));
         launch(
