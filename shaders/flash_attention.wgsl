@@ -88,7 +88,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     }
     var acc: array<vec4<f32>, DV4>;
     var scores: array<f32, BK>;
-    var run_max = -3.4028235e38;
+    var run_max = bitcast<f32>(0xff7fffffu); // −f32::MAX (a decimal literal may round past it)
     var run_sum = 0.0;
 
     for (var j0 = 0u; j0 < len; j0 += BK) {

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::config::{EnformerGeometry, IsoformerConfig};
 use isoformer_model::enformer::{EnformerTrace, TransformerBlock};
 use isoformer_model::esm::EsmEncoder;
+use isoformer_model::kernels::parity;
 use isoformer_model::weights::{Loader, SeededSource, seeded_values};
 use isoformer_model::{ModelFiles, Predictor};
 use isoformer_web::web::{self, WebPredictor};
@@ -144,6 +145,29 @@ async fn webgpu(test: &str) -> Option<Device> {
             console_log!("SKIPPED {test}: no WebGPU here: {reason}");
             None
         }
+    }
+}
+
+/// Each kernel case of `isoformer_model::kernels::parity` (the native test's), read back
+/// asynchronously, kernel against reference on the same WebGPU device.
+async fn check_kernels(cases: Vec<parity::Case>) {
+    for c in cases {
+        let kernel = web::read_f32(c.kernel).await.unwrap();
+        let reference = web::read_f32(c.reference).await.unwrap();
+        match parity::compare(&c.label, &kernel, &reference) {
+            Ok(max) => console_log!("max |Δ| [browser webgpu] kernel {}: {max:.3e}", c.label),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn wgsl_kernels_match_their_references_on_webgpu() {
+    if let Some(d) = webgpu("wgsl_kernels_match_their_references_on_webgpu").await {
+        assert!(isoformer_model::kernels::wgsl_runs_on(&d), "the WebGPU device must take the kernel path");
+        check_kernels(parity::attention_cases(&d)).await;
+        check_kernels(parity::relative_cases(&d)).await;
+        check_kernels(parity::residual_cases(&d)).await;
     }
 }
 

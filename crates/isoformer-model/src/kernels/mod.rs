@@ -8,10 +8,10 @@
 //!   shader's header names the kernel file and each binding's shape), launched when
 //!   [`wgsl_runs_on`] the tensors' device; every other device takes the reference (never a
 //!   panic);
-//! * a unit test of the reference against a hand-computed case. The parity test of the two paths
+//! * a unit test of the reference against a hand-computed case. The parity cases of the two paths
 //!   (seeded input of awkward sizes: lengths that are not a multiple of the workgroup, fully
-//!   padded rows, several head sizes, batch > 1) is `tests/kernels.rs` natively and the web
-//!   crate's browser tests in WebGPU.
+//!   padded rows, several head sizes, batch > 1) are in [`parity`], run by `tests/kernels.rs`
+//!   natively and by the web crate's browser tests on WebGPU.
 //!
 //! Callers use the public function of the kernel file and never pick a path themselves.
 //!
@@ -30,6 +30,7 @@ use burn::tensor::Device;
 
 pub mod attention;
 pub mod fusion_residual;
+pub mod parity;
 pub mod relative_attention;
 #[cfg(feature = "wgsl")]
 pub mod wgsl;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# wgpu rows of the benchmarks (no PyTorch needed): every attention of the official geometry
+# through the WGSL kernel, burn's own `attention` op and the unfused reference, each in its own
+# process on a wgpu device limited to WebGPU's defaults (128 MiB per binding, 256 MiB per buffer;
+# Mesa's lavapipe here); then the whole official forward with seeded weights, kernels on and off,
+# against the CPU. Prints one JSON line per row and writes them to benches/results/kernels-DATE.jsonl.
+#
+#   bash benches/kernels.sh [--reps N] [--device wgpu|webgpu-limited] [--skip-forward]
+#
+# Dispatches per pass are counted in a second run of each row, with cubecl's profiling log at its
+# `minimal` level (one "Executing <kernel>" line per dispatch, no timing, no extra syncs), from a
+# scratch directory holding that cubecl.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=3 device=webgpu-limited forward=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) reps=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --skip-forward) forward=0; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+bin="${CARGO_TARGET_DIR:-target}/release/isoformer-bench"
+[ -x "$bin" ] || cargo build --release --locked -p isoformer-bench
+bin=$(realpath "$bin")
+out="benches/results/kernels-$(date +%Y-%m-%d-%H%M).jsonl"
+scratch=$(mktemp -d /tmp/isoformer-dispatch.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+printf '[profiling.logger]\nlevel = "minimal"\nfile = "%s/dispatch.log"\n' "$scratch" > "$scratch/cubecl.toml"
+echo "{\"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"flags_avx512f\": $(grep -qw avx512f /proc/cpuinfo && echo true || echo false), \"nproc\": $(nproc), \"adapter\": \"$(vulkaninfo --summary 2>/dev/null | grep -m1 deviceName | cut -d= -f2 | xargs || echo unknown)\"}" | tee "$out"
+
+dispatches() {  # the number of kernel launches of one pass of: $@
+  rm -f "$scratch/dispatch.log"
+  (cd "$scratch" && "$bin" "$@" >/dev/null 2>&1) || true
+  grep -c '^Executing' "$scratch/dispatch.log" 2>/dev/null || echo 0
+}
+
+for shape in nt-self esm-self enformer-rel fusion-rna fusion-protein; do
+  for path in kernel burn reference; do
+    row=$("$bin" kernels --shape "$shape" --path "$path" --device "$device" --reps "$reps" 2>/dev/null | tail -1)
+    n=$(dispatches kernels --shape "$shape" --path "$path" --device "$device" --reps 0)
+    echo "${row%\}}, \"dispatches_per_pass\": $n}" | tee -a "$out"
+  done
+done
+if [ "$forward" = 1 ]; then
+  for kernels in on off; do
+    row=$("$bin" limited-forward --device "$device" --kernels "$kernels" 2>/dev/null | tail -1)
+    n=$(dispatches limited-forward --device "$device" --kernels "$kernels")
+    echo "${row%\}}, \"dispatches_per_pass\": $n}" | tee -a "$out"
+  done
+fi
+echo "written: $out" >&2
