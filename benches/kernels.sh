@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin="${CARGO_TARGET_DIR:-target}/release/isoformer-bench"
-[ -x "$bin" ] || cargo build --release --locked -p isoformer-bench
+# The workspace build (not `-p isoformer-bench`, whose own feature resolution would rebuild burn).
+[ -x "$bin" ] || cargo build --release --locked --workspace --bins
 bin=$(realpath "$bin")
 out="benches/results/kernels-$(date +%Y-%m-%d-%H%M).jsonl"
 scratch=$(mktemp -d /tmp/isoformer-dispatch.XXXXXX)

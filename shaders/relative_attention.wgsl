@@ -12,6 +12,11 @@
 // invocation owns one query row and keeps an online softmax, rescaled once per tile. Head
 // vectors are held as vec4s (D4 = ⌈D/4⌉, zero-padded).
 //
+// The loops over a head vector are unrolled by the owner (the score, rescale and accumulate
+// placeholders): Mesa's lavapipe stops an invocation's loops after 65,535 iterations in all,
+// silently, which a key loop with a head loop inside reaches at a few hundred keys; unrolled,
+// only the key loops count (and the vectors stay in registers on a GPU).
+//
 // Every binding is read_write: burn's allocator may place two tensors in one device buffer, and
 // wgpu refuses a read-only and a writable binding of one buffer in the same dispatch.
 //
@@ -40,26 +45,32 @@ var<workgroup> vs: array<vec4<f32>, {{ bk_dv4 }}>;
 // The sequence length, shared so that the loop around the barriers is uniform.
 var<workgroup> walk: u32;
 
+// One element of q, k, v, r or the biases (`buf` 0 to 4), or 0 at and past `end`.
+fn element(buf: u32, base: u32, c: u32, s: u32, end: u32) -> f32 {
+    if (c >= end) {
+        return 0.0;
+    }
+    let at = base + c * s;
+    if (buf == 0u) {
+        return q[at];
+    } else if (buf == 1u) {
+        return k[at];
+    } else if (buf == 2u) {
+        return v[at];
+    } else if (buf == 3u) {
+        return r[at];
+    }
+    return biases[at];
+}
+
 // Four consecutive elements of a row starting at element `c` (stride `s`), zero past `end`.
 fn quad(buf: u32, base: u32, c: u32, s: u32, end: u32) -> vec4<f32> {
-    var x = vec4<f32>(0.0);
-    for (var l = 0u; l < 4u; l++) {
-        if (c + l < end) {
-            let at = base + (c + l) * s;
-            if (buf == 0u) {
-                x[l] = q[at];
-            } else if (buf == 1u) {
-                x[l] = k[at];
-            } else if (buf == 2u) {
-                x[l] = v[at];
-            } else if (buf == 3u) {
-                x[l] = r[at];
-            } else {
-                x[l] = biases[at];
-            }
-        }
-    }
-    return x;
+    return vec4<f32>(
+        element(buf, base, c, s, end),
+        element(buf, base, c + 1u, s, end),
+        element(buf, base, c + 2u, s, end),
+        element(buf, base, c + 3u, s, end),
+    );
 }
 
 @compute @workgroup_size({{ wg }}, 1, 1)
@@ -118,25 +129,20 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             for (var jj = 0u; jj < count; jj++) {
                 // distance j − i, as a row of r: j − i + N − 1 (never negative).
                 let row = r_base + (j0 + jj + n - 1u - i) * r_sr;
-                var s = 0.0;
-                for (var c = 0u; c < D4; c++) {
-                    s += dot(qu[c], ks[jj * D4 + c]) + dot(qw[c], quad(3u, row, 4u * c, r_sd, D));
-                }
+                let kb = jj * D4;
+                let s = {{ score }};
                 scores[jj] = s;
                 tile_max = max(tile_max, s);
             }
             let shrink = exp(run_max - tile_max);
             run_sum *= shrink;
-            for (var c = 0u; c < DV4; c++) {
-                acc[c] *= shrink;
-            }
+            {{ rescale }}
             run_max = tile_max;
             for (var jj = 0u; jj < count; jj++) {
                 let p = exp(scores[jj] - run_max);
                 run_sum += p;
-                for (var c = 0u; c < DV4; c++) {
-                    acc[c] += p * vs[jj * DV4 + c];
-                }
+                let vb = jj * DV4;
+                {{ accumulate }}
             }
         }
     }

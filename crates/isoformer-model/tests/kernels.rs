@@ -46,3 +46,4 @@ fn fusion_residual_matches_its_reference() {
         check(parity::residual_cases(&d));
     }
 }
+

@@ -2,7 +2,8 @@
 //! and the browser tests (`isoformer-web`, WebGPU on SwiftShader): each case runs one kernel's
 //! public function and its reference twin on the same device and seeded input of awkward sizes
 //! (lengths that are not a multiple of the 64-row workgroup or of the key tile, padded and fully
-//! padded rows, heads 4/8/16/20, head sizes 6/8/10/32/48/64/192/384, batch > 1). The caller
+//! padded rows, heads 2/4/8/16/20, head sizes 6/8/10/32/48/64/192/384, batch > 1, key counts that
+//! would cross Mesa lavapipe's per-invocation loop limit). The caller
 //! reads both back (synchronously natively, asynchronously in a browser) and compares them at
 //! [`ABS`] + [`REL`]·|reference|.
 
@@ -98,6 +99,9 @@ pub fn attention_cases(device: &Device) -> Vec<Case> {
         attention_case(device, 4, [1, 16, 70, 29, 192, 192], Some(&[23]), DivideBySqrtHeadDim),
         // The official fusion's head size (3,072 / 8 = 384): a key tile of 5 keys.
         attention_case(device, 5, [2, 8, 67, 12, 384, 384], Some(&[12, 7]), DivideBySqrtHeadDim),
+        // 300 keys of 384: 300 × (96 + 96) head-vector steps, past the 65,535 loop iterations
+        // lavapipe allows an invocation, were the head loops not unrolled.
+        attention_case(device, 7, [1, 2, 67, 300, 384, 384], Some(&[300]), DivideBySqrtHeadDim),
     ]
 }
 
@@ -109,6 +113,9 @@ pub fn relative_cases(device: &Device) -> Vec<Case> {
         relative_case(device, 12, [1, 16, 70, 8, 6]),
         // The official geometry's head: key size 64, value size 1,536 / 8 = 192.
         relative_case(device, 11, [1, 8, 100, 64, 192]),
+        // 1,100 keys at the official head sizes: past lavapipe's 65,535 loop iterations per
+        // invocation, were the head loops not unrolled.
+        relative_case(device, 13, [1, 2, 1100, 64, 192]),
     ]
 }
 

@@ -35,11 +35,31 @@ pub fn key_tile(d: usize, dv: usize) -> usize {
     (WORKGROUP_BYTES / (16 * (d.div_ceil(4) + dv.div_ceil(4)))).clamp(1, 64)
 }
 
-/// The template constants of an attention kernel with head sizes `d` and `dv`.
-fn attention_constants(d: usize, dv: usize) -> Vec<(&'static str, usize)> {
+/// Which attention kernel a template is filled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attention {
+    Flash,
+    Relative,
+}
+
+/// The template values of an attention kernel with head sizes `d` and `dv`: the constants, and
+/// the unrolled head-vector loops (lavapipe ends an invocation's loops after 65,535 iterations in
+/// all, so only the key loops may loop): the score of key `jj` (its vec4s at `ks[kb + c]`), the
+/// accumulator's rescale and its update with key `jj`'s value (`vs[vb + c]`, weight `p`).
+fn attention_template(kind: Attention, d: usize, dv: usize) -> Vec<(&'static str, String)> {
     let bk = key_tile(d, dv);
     let (d4, dv4) = (d.div_ceil(4), dv.div_ceil(4));
-    vec![
+    let score: Vec<String> = (0..d4)
+        .map(|c| match kind {
+            Attention::Flash => format!("dot(qv[{c}u], ks[kb + {c}u])"),
+            Attention::Relative => {
+                format!("dot(qu[{c}u], ks[kb + {c}u]) + dot(qw[{c}u], quad(3u, row, {}u, r_sd, D))", 4 * c)
+            }
+        })
+        .collect();
+    let rescale: Vec<String> = (0..dv4).map(|c| format!("acc[{c}u] *= shrink;")).collect();
+    let accumulate: Vec<String> = (0..dv4).map(|c| format!("acc[{c}u] += p * vs[vb + {c}u];")).collect();
+    let mut values: Vec<(&'static str, String)> = [
         ("d", d),
         ("dv", dv),
         ("d4", d4),
@@ -49,6 +69,13 @@ fn attention_constants(d: usize, dv: usize) -> Vec<(&'static str, usize)> {
         ("bk_d4", bk * d4),
         ("bk_dv4", bk * dv4),
     ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    values.push(("score", score.join(" + ")));
+    values.push(("rescale", rescale.join(" ")));
+    values.push(("accumulate", accumulate.join(" ")));
+    values
 }
 
 /// The kernels, as a burn backend extension: implemented for the cubecl backend (wgpu), routed
@@ -80,17 +107,17 @@ pub trait WgslKernels: Backend {
     fn fusion_residual(y: FloatTensor<Self>, x: FloatTensor<Self>, keep: Vec<u32>) -> FloatTensor<Self>;
 }
 
-/// A shader with its template constants.
+/// A shader with its template values.
 #[derive(Debug)]
 struct Shader {
     name: &'static str,
     text: &'static str,
-    constants: Vec<(&'static str, usize)>,
+    constants: Vec<(&'static str, String)>,
 }
 
 impl KernelSource for Shader {
     fn source(&self) -> SourceTemplate {
-        self.constants.iter().fold(SourceTemplate::new(self.text), |s, (k, v)| s.register(*k, v.to_string()))
+        self.constants.iter().fold(SourceTemplate::new(self.text), |s, (k, v)| s.register(*k, v.clone()))
     }
 
     fn id(&self) -> KernelId {
@@ -173,7 +200,7 @@ impl WgslKernels for CubeBackend {
         let dv = dims(&v)[3];
         assert_eq!(lens.len(), b, "one key length per batch row");
         let out = empty_f32(&q, vec![b, n, h, dv]);
-        let shader = Shader { name: "flash_attention", text: FLASH_ATTENTION, constants: attention_constants(d, dv) };
+        let shader = Shader { name: "flash_attention", text: FLASH_ATTENTION, constants: attention_template(Attention::Flash, d, dv) };
         let mut info = vec![u32_of(b), u32_of(h), u32_of(n), u32_of(m), divisor.to_bits()];
         info.extend(strides(&q).chain(strides(&k)).chain(strides(&v)));
         launch(shader, ATTENTION_WORKGROUP, attention_groups(n, b * h), &[&q, &k, &v], &[&lens, &info], &out);
@@ -193,7 +220,11 @@ impl WgslKernels for CubeBackend {
         assert_eq!(dims(&r), vec![h, 2 * n - 1, d], "relative keys (H, 2N−1, D)");
         let biases = burn::backend::wgpu::into_contiguous(biases);
         let out = empty_f32(&q, vec![b, n, h, dv]);
-        let shader = Shader { name: "relative_attention", text: RELATIVE_ATTENTION, constants: attention_constants(d, dv) };
+        let shader = Shader {
+            name: "relative_attention",
+            text: RELATIVE_ATTENTION,
+            constants: attention_template(Attention::Relative, d, dv),
+        };
         let mut info = vec![u32_of(b), u32_of(h), u32_of(n)];
         info.extend(strides(&q).chain(strides(&k)).chain(strides(&v)).chain(strides(&r)));
         launch(
@@ -222,7 +253,7 @@ impl WgslKernels for CubeBackend {
         let shader = Shader {
             name: "fusion_residual",
             text: FUSION_RESIDUAL,
-            constants: vec![("wg", ELEMENTWISE_WORKGROUP as usize)],
+            constants: vec![("wg", ELEMENTWISE_WORKGROUP.to_string())],
         };
         let info = [u32_of(b), u32_of(per_row)];
         launch(shader, ELEMENTWISE_WORKGROUP, count, &[&y, &x], &[&keep, &info], &out);
