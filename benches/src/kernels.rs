@@ -16,7 +16,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use isoformer_model::kernels::attention::{self, KeyMask, LogitScale};
 use isoformer_model::kernels::relative_attention::{self, relative_shift};
-use isoformer_model::kernels::{set_wgsl_enabled, wgsl::webgpu_limited_device};
+use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl::webgpu_limited_device};
 use isoformer_model::{Isoformer, IsoformerConfig};
 
 use crate::Args;
@@ -129,6 +129,8 @@ pub fn kernels(args: &Args) -> Result<()> {
     })?;
     let path = args.get("path", "kernel");
     let reps = args.num("reps", 3)?;
+    // `kernel` means the kernel at any size; the others never take it.
+    set_wgsl_use(if path == "kernel" { WgslUse::Always } else { WgslUse::Never });
     let device = gpu(args)?;
     let flops = 2.0 * (s.b * s.h * s.n * s.m * (s.d + s.dv)) as f64
         + if s.relative { 2.0 * (s.b * s.h * s.n * (2 * s.n - 1) * s.d) as f64 } else { 0.0 };
@@ -231,9 +233,13 @@ pub fn limited_forward(args: &Args) -> Result<()> {
     let cfg = IsoformerConfig::default();
     let rna_tokens = args.num("rna-tokens", 2048)?;
     let protein_tokens = args.num("protein-tokens", 1024)?;
-    if args.get("kernels", "on") == "off" {
-        set_wgsl_enabled(false);
-    }
+    // on: the default policy (kernels where the scores would pass 64 MiB); always; off.
+    set_wgsl_use(match args.get("kernels", "on").as_str() {
+        "on" => WgslUse::WhenLarge,
+        "always" => WgslUse::Always,
+        "off" => WgslUse::Never,
+        other => bail!("--kernels {other:?}: on, always or off"),
+    });
     let vocab = |f: &str| std::fs::read_to_string(crate::root().join("models").join(f)).with_context(|| format!("models/{f}"));
     let dna_tok = isoformer_model::tokenizer::DnaTokenizer::from_vocab(&vocab("dna_vocab_list.txt")?)?;
     let rna_tok = isoformer_model::tokenizer::RnaTokenizer::from_vocab(&vocab("rna_vocab_list.txt")?)?;

@@ -8,7 +8,7 @@ mod common;
 use burn::tensor::Device;
 use common::{read, wgpu};
 use isoformer_model::kernels::parity::{self, Case};
-use isoformer_model::kernels::wgsl_runs_on;
+use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl_runs_on};
 
 fn check(cases: Vec<Case>) {
     for c in cases {
@@ -20,7 +20,9 @@ fn check(cases: Vec<Case>) {
     }
 }
 
+/// The wgpu device, with the kernels on at every size (this binary runs nothing else).
 fn device() -> Option<Device> {
+    set_wgsl_use(WgslUse::Always);
     let device = wgpu()?;
     assert!(wgsl_runs_on(&device), "the wgpu device must take the kernel path");
     Some(device)

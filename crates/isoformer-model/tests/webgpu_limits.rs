@@ -14,7 +14,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use isoformer_model::kernels::{set_wgsl_enabled, wgsl::webgpu_limited_device};
+use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl::webgpu_limited_device};
 use isoformer_model::tokenizer::{DnaTokenizer, ProteinTokenizer, RnaTokenizer};
 use isoformer_model::{Isoformer, IsoformerConfig};
 
@@ -117,12 +117,12 @@ fn long_inputs_fit_webgpu_limits_only_with_the_kernels() {
 
     // Without the kernels the reference attention needs buffers over the limits: the forward
     // must fail (an error on readback, or a panic inside burn), which is what the kernels prevent.
-    set_wgsl_enabled(false);
+    set_wgsl_use(WgslUse::Never);
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let without = catch_unwind(AssertUnwindSafe(|| predict(&cfg, &x, &device)));
     std::panic::set_hook(hook);
-    set_wgsl_enabled(true);
+    set_wgsl_use(WgslUse::WhenLarge);
     let err = match without {
         Ok(Ok(p)) => panic!("without the kernels the forward fit WebGPU's limits (first output {})", p[0]),
         Ok(Err(e)) => e,

@@ -165,9 +165,12 @@ async fn check_kernels(cases: Vec<parity::Case>) {
 async fn wgsl_kernels_match_their_references_on_webgpu() {
     if let Some(d) = webgpu("wgsl_kernels_match_their_references_on_webgpu").await {
         assert!(isoformer_model::kernels::wgsl_runs_on(&d), "the WebGPU device must take the kernel path");
+        // At every size for these cases; back to the default for the other tests of this page.
+        isoformer_model::kernels::set_wgsl_use(isoformer_model::kernels::WgslUse::Always);
         check_kernels(parity::attention_cases(&d)).await;
         check_kernels(parity::relative_cases(&d)).await;
         check_kernels(parity::residual_cases(&d)).await;
+        isoformer_model::kernels::set_wgsl_use(isoformer_model::kernels::WgslUse::WhenLarge);
     }
 }
 

@@ -82,12 +82,12 @@ impl LogitScale {
 /// `softmax(q·kᵀ (scaled), padded keys → MASKED) · v`.
 ///
 /// `q (b, h, n, d)`, `k (b, h, m, d)`, `v (b, h, m, dv)` → `(b, h, n, dv)`. The WGSL kernel
-/// where the device runs it ([`super::wgsl_runs_on`]) and the mask is a length per row, else
-/// [`reference`].
+/// where [`super::use_wgsl`] says so for the `(b, h, n, m)` scores the reference would make and
+/// the mask is a length per row, else [`reference`].
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
     #[cfg(feature = "wgsl")]
     if let Some(lengths) = &mask.lengths
-        && super::wgsl_runs_on(&q.device())
+        && super::use_wgsl(&q.device(), 4 * q.dims()[..3].iter().product::<usize>() * k.dims()[2])
     {
         use super::wgsl::WgslKernels;
         let divisor = scale.divisor(q.dims()[3]) as f32;

@@ -12,7 +12,8 @@ use burn::tensor::{Bool, Tensor, TensorData};
 pub fn fusion_residual(y: Tensor<3>, x: Tensor<3>, keep: &[bool]) -> Tensor<3> {
     assert_eq!(keep.len(), x.dims()[0], "one flag per batch row");
     #[cfg(feature = "wgsl")]
-    if super::wgsl_runs_on(&x.device()) {
+    // No scores here: one pass instead of two whenever the kernels are on.
+    if super::use_wgsl(&x.device(), usize::MAX) {
         use super::wgsl::WgslKernels;
         let keep = keep.iter().map(|&k| u32::from(k)).collect();
         let out = <burn::backend::Dispatch as WgslKernels>::fusion_residual(y.into_dispatch(), x.into_dispatch(), keep);

@@ -6,8 +6,8 @@
 //! * the switch to the **WGSL** implementation for the wgpu backend (the `wgsl` feature): its
 //!   shader is `shaders/<kernel>.wgsl`, `include_str!`-ed by [`wgsl`] and by nothing else (the
 //!   shader's header names the kernel file and each binding's shape), launched when
-//!   [`wgsl_runs_on`] the tensors' device; every other device takes the reference (never a
-//!   panic);
+//!   [`use_wgsl`] says so for the tensors' device and the size of what the reference would
+//!   materialise ([`WgslUse`]); every other device takes the reference (never a panic);
 //! * a unit test of the reference against a hand-computed case. The parity cases of the two paths
 //!   (seeded input of awkward sizes: lengths that are not a multiple of the workgroup, fully
 //!   padded rows, several head sizes, batch > 1) are in [`parity`], run by `tests/kernels.rs`
@@ -24,7 +24,7 @@
 //! * [`fusion_residual`]: a fusion layer's residual and its no-protein path;
 //!   `shaders/fusion_residual.wgsl`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::tensor::Device;
 
@@ -35,25 +35,64 @@ pub mod relative_attention;
 #[cfg(feature = "wgsl")]
 pub mod wgsl;
 
-static WGSL_ENABLED: AtomicBool = AtomicBool::new(true);
-
-/// Turn the WGSL kernels off (or back on) for the whole process: every kernel then takes its
-/// reference path on every device. For comparisons and for the test that shows the kernels are
-/// what keeps the official geometry within WebGPU's buffer limits.
-pub fn set_wgsl_enabled(enabled: bool) {
-    WGSL_ENABLED.store(enabled, Ordering::Relaxed);
+/// When the kernels take their WGSL path (on a device where [`wgsl_runs_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WgslUse {
+    /// Never: the reference everywhere (for comparisons, and the test that shows the kernels
+    /// are what keeps the official geometry within WebGPU's buffer limits).
+    Never = 0,
+    /// The default: an attention kernel where its reference would materialise more than
+    /// [`SCORES_BUDGET`] bytes of scores; the fusion residual always. Measured on lavapipe
+    /// (benches/README.md): where the scores fit, burn's matmul + softmax is as fast as the
+    /// kernel at head size 32 and 5× faster at the fusion's 384, and only the kernel fits
+    /// NT-v2's 2,048 tokens and Enformer's 1,536 bins.
+    WhenLarge = 1,
+    /// Always (the parity tests, which must exercise the kernels at small sizes).
+    Always = 2,
 }
 
-/// Whether the kernels take their WGSL path on `device`: built with the `wgsl` feature, not
-/// switched off, a wgpu device, and no autodiff (the kernels have no backward pass).
+/// The largest scores tensor (bytes) an attention's reference may materialise on wgpu before the
+/// kernel takes over: half of WebGPU's guaranteed 128 MiB storage binding.
+pub const SCORES_BUDGET: usize = 64 << 20;
+
+static WGSL_USE: AtomicU8 = AtomicU8::new(WgslUse::WhenLarge as u8);
+
+/// Set when the kernels take their WGSL path, for the whole process.
+pub fn set_wgsl_use(mode: WgslUse) {
+    WGSL_USE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// The current [`WgslUse`].
+pub fn wgsl_use() -> WgslUse {
+    match WGSL_USE.load(Ordering::Relaxed) {
+        0 => WgslUse::Never,
+        2 => WgslUse::Always,
+        _ => WgslUse::WhenLarge,
+    }
+}
+
+/// Whether `device` can take the WGSL path at all: built with the `wgsl` feature, a wgpu
+/// device, and no autodiff (the kernels have no backward pass).
 pub fn wgsl_runs_on(device: &Device) -> bool {
     #[cfg(feature = "wgsl")]
     {
-        WGSL_ENABLED.load(Ordering::Relaxed) && wgsl::runs_on(device)
+        wgsl::runs_on(device)
     }
     #[cfg(not(feature = "wgsl"))]
     {
         let _ = device;
         false
     }
+}
+
+/// Whether a kernel whose reference would materialise `reference_scores` bytes takes its WGSL
+/// path on `device` now.
+pub fn use_wgsl(device: &Device, reference_scores: usize) -> bool {
+    let wanted = match wgsl_use() {
+        WgslUse::Never => false,
+        WgslUse::WhenLarge => reference_scores > SCORES_BUDGET,
+        WgslUse::Always => true,
+    };
+    wanted && wgsl_runs_on(device)
 }

@@ -24,7 +24,10 @@ pub fn relative_attention(
     pos_bias: Tensor<4>,
 ) -> Tensor<4> {
     #[cfg(feature = "wgsl")]
-    if super::wgsl_runs_on(&q.device()) {
+    if super::use_wgsl(&q.device(), {
+        let [b, h, n, _] = q.dims();
+        4 * b * h * n * (2 * n - 1)
+    }) {
         use super::wgsl::WgslKernels;
         let [_, h, _, d] = q.dims();
         let biases = Tensor::cat(vec![content_bias.reshape([1, h, d]), pos_bias.reshape([1, h, d])], 0);

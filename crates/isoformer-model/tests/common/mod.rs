@@ -54,8 +54,10 @@ pub fn cpu() -> Device {
 
 /// The wgpu device, or `None` (with the reason printed) when there is no adapter. With
 /// `ISOFORMER_REQUIRE_WGPU=1` (tools/test.sh sets it; `.ci/run` installs Mesa's lavapipe) a
-/// missing adapter fails the test instead.
+/// missing adapter fails the test instead. The WGSL kernels run at every size on it (the
+/// default policy would leave the small parity shapes to the reference).
 pub fn wgpu() -> Option<Device> {
+    isoformer_model::kernels::set_wgsl_use(isoformer_model::kernels::WgslUse::Always);
     static DEV: OnceLock<Option<Device>> = OnceLock::new();
     let required = std::env::var("ISOFORMER_REQUIRE_WGPU").is_ok_and(|v| v == "1");
     DEV.get_or_init(|| {
