@@ -20,6 +20,7 @@ use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl::webgpu_limited_devic
 use isoformer_model::{Isoformer, IsoformerConfig};
 
 use crate::Args;
+use isoformer_model::weights::seeded_sequence as sequence;
 
 /// An attention of the official model: `(name, b, heads, queries, keys, d, dv, relative, scale)`.
 struct Shape {
@@ -161,15 +162,6 @@ pub fn kernels(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn sequence(n: usize, alphabet: &[u8], seed: u64) -> String {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            alphabet[((x >> 33) % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
-}
 
 /// Every output of one official forward, on the host: `(name, values)`.
 type Parts = Vec<(&'static str, Vec<f32>)>;

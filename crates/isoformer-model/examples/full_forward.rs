@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::{IsoformerConfig, Isoformer};
+use isoformer_model::weights::seeded_sequence as sequence;
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -16,16 +17,6 @@ fn peak_rss_mib() -> f64 {
         / 1024.0
 }
 
-/// A deterministic pseudo-random sequence over `alphabet`.
-fn sequence(n: usize, alphabet: &[u8], seed: u64) -> String {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            alphabet[((x >> 33) % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

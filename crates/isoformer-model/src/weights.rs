@@ -132,6 +132,18 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A deterministic pseudo-random sequence of `n` letters over `alphabet` (a 64-bit LCG): the
+/// DNA, RNA and protein inputs of the seeded benchmarks, examples and long-input tests.
+pub fn seeded_sequence(n: usize, alphabet: &[u8], seed: u64) -> String {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            alphabet[((x >> 33) % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
 /// The values [`SeededSource`] gives parameter `name` of `shape`.
 pub fn seeded_values(name: &str, shape: &[usize]) -> Vec<f32> {
     let n: usize = shape.iter().product();

@@ -17,6 +17,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl::webgpu_limited_device};
 use isoformer_model::tokenizer::{DnaTokenizer, ProteinTokenizer, RnaTokenizer};
 use isoformer_model::{Isoformer, IsoformerConfig};
+use isoformer_model::weights::seeded_sequence as sequence;
 
 const BINS: usize = 2048;
 const BIN: usize = 8;
@@ -47,15 +48,6 @@ fn config() -> IsoformerConfig {
     cfg
 }
 
-fn sequence(n: usize, alphabet: &[u8], seed: u64) -> String {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            alphabet[((x >> 33) % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
-}
 
 struct Inputs {
     dna: Vec<f32>,
