@@ -310,8 +310,14 @@ pub struct Enformer {
     pub target_length: usize,
     pub bin_size: usize,
     /// Run the stem and conv tower over the sequence in tiles of this many output bins (plus
-    /// halos), 0 = in one piece. See [`Enformer::conv_tower_tiled`].
+    /// halos) for a batch of one, 0 = in one piece; a batch of `b` uses tiles `b` times shorter
+    /// ([`Enformer::tile_bins_for`]). See [`Enformer::conv_tower_tiled`].
     pub tile_bins: usize,
+}
+
+/// A tile of `tile_bins` for one row, for a batch of `b` rows (0 stays 0: untiled).
+pub fn batch_tile(tile_bins: usize, b: usize) -> usize {
+    if tile_bins == 0 { 0 } else { (tile_bins / b.max(1)).max(1) }
 }
 
 /// Default tile of the convolution tower: 128 bins (16,384 bp at the official 128-bp bins).
@@ -361,6 +367,14 @@ impl Enformer {
     pub fn with_tile_bins(mut self, tile_bins: usize) -> Self {
         self.tile_bins = tile_bins;
         self
+    }
+
+    /// The tile for a batch of `b`: [`tile_bins`](Self::tile_bins) divided by `b` (at least one
+    /// bin), so that a tile's activations (`b × channels × tile`) stay those of one row's tile
+    /// whatever the batch: at the official width 52.7 MB, where a batch of 3 in whole tiles
+    /// would need 158 MB buffers, over the 128 MiB a WebGPU binding is guaranteed.
+    pub fn tile_bins_for(&self, b: usize) -> usize {
+        batch_tile(self.tile_bins, b)
     }
 
     /// How many output bins at each edge of a tile differ from the untiled result because the
@@ -432,7 +446,10 @@ impl Enformer {
         let x = x.swap_dims(1, 2);
         let h = match trace.as_deref_mut() {
             Some(t) => self.conv_tower_whole(x, Some(t)),
-            None => self.conv_tower_tiled(x, self.tile_bins, self.halo_bins()),
+            None => {
+                let tile = self.tile_bins_for(x.dims()[0]);
+                self.conv_tower_tiled(x, tile, self.halo_bins())
+            }
         };
         let mut h = h.swap_dims(1, 2);
         for block in &self.transformer {
@@ -476,4 +493,17 @@ pub fn check_dna_length(len: usize, g: &EnformerGeometry) -> Result<(), DnaLengt
         return Err(DnaLengthError::TooShort { len, bins: len / bin, target: g.target_length, min: g.target_length * bin });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_shares_one_rows_tile() {
+        assert_eq!(batch_tile(128, 1), 128);
+        assert_eq!(batch_tile(128, 3), 42);
+        assert_eq!(batch_tile(128, 500), 1);
+        assert_eq!(batch_tile(0, 4), 0);
+    }
 }
