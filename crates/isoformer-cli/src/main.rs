@@ -9,6 +9,7 @@ mod plot;
 mod predict;
 mod prepare;
 mod progress;
+mod quantize;
 mod split;
 mod train;
 
@@ -93,6 +94,9 @@ enum Command {
     /// Split a TSV into gene-disjoint parts (train/valid/test).
     #[command(after_help = split::HELP)]
     Split(split::SplitArgs),
+    /// Write an int8 copy of a model directory, if it passes an accuracy gate against the original.
+    #[command(after_help = quantize::HELP)]
+    Quantize(quantize::QuantizeArgs),
 }
 
 #[derive(clap::Args)]
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Split(args) => split::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -386,3 +386,59 @@ fn a_batch_the_gpu_cannot_run_is_one_line_and_leaves_nothing() {
     );
     assert!(!dir.join("out.tsv").exists(), "a failed run left its output");
 }
+
+/// `quantize` writes an int8 directory that `predict` loads, with predictions close to the
+/// original's; a tampered scale tensor gives one clear error naming it; an existing output is
+/// refused.
+#[test]
+fn quantized_models_load_and_tampered_scales_are_named() {
+    let dir = scratch("quantize");
+    let q = isoformer(&["quantize", "-m", &tiny(), "-o", "tiny-int8"], &dir);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let stderr = String::from_utf8_lossy(&q.stderr);
+    assert!(stderr.contains("overall (3 transcripts): cosine 0.99"), "{stderr}");
+    let config = std::fs::read_to_string(dir.join("tiny-int8/config.json")).unwrap();
+    assert!(config.contains("\"isoformer_quantization\": \"int8-per-channel\""), "{config}");
+    let example = format!("{}/example.tsv", tiny());
+    let original = isoformer(&["predict", "-m", &tiny(), "-i", &example, "-o", "-"], &dir);
+    let int8 = isoformer(&["predict", "-m", "tiny-int8", "-i", &example, "-o", "-"], &dir);
+    assert!(int8.status.success(), "{}", String::from_utf8_lossy(&int8.stderr));
+    let values = |o: &Output| -> Vec<f64> {
+        String::from_utf8_lossy(&o.stdout).lines().skip(1).flat_map(|l| l.split('\t').skip(1).map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>()).collect()
+    };
+    let (a, b) = (values(&original), values(&int8));
+    assert_eq!(a.len(), 90);
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst > 0.0 && worst < 0.05, "int8 against fp32: max |Δ| {worst}");
+
+    // A second run into the same directory is refused.
+    let again = isoformer(&["quantize", "-m", &tiny(), "-o", "tiny-int8"], &dir);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // One scale tensor one row short.
+    let bytes = std::fs::read(dir.join("tiny-int8/model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let victim = st.names().into_iter().find(|n| n.ends_with(".qscale")).unwrap().to_string();
+    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for name in st.names() {
+        let t = st.tensor(name).unwrap();
+        let (mut shape, mut data) = (t.shape().to_vec(), t.data().to_vec());
+        if name == victim {
+            shape[0] -= 1;
+            data.truncate(data.len() - 4);
+        }
+        owned.push((name.to_string(), t.dtype(), shape, data));
+    }
+    let views: Vec<_> = owned.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    std::fs::create_dir_all(dir.join("tampered")).unwrap();
+    for f in ["config.json", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"] {
+        std::fs::copy(dir.join("tiny-int8").join(f), dir.join("tampered").join(f)).unwrap();
+    }
+    std::fs::write(dir.join("tampered/model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    let bad = isoformer(&["predict", "-m", "tampered", "-i", &example, "-o", "out.tsv"], &dir);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    let param = victim.trim_end_matches(".qscale");
+    assert!(stderr.contains(&format!("scale tensor `{victim}` has shape")) && stderr.contains(param), "{stderr}");
+    assert!(!dir.join("out.tsv").exists());
+}

@@ -99,6 +99,10 @@ pub struct IsoformerConfig {
     /// mapped back through its inverse so predictions come out in the training file's units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isoformer_target_transform: Option<TargetTransform>,
+    /// Ours, not official: how `isoformer quantize` stored the weights (`int8-per-channel`;
+    /// see `crate::quant`). Informational: the weights file's dtypes are what loading follows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isoformer_quantization: Option<String>,
 }
 
 /// The transform `isoformer train` applied to targets before fitting: `y' = (f(y) − mean) / std`
@@ -202,6 +206,7 @@ impl Default for IsoformerConfig {
             isoformer_head_activation: HeadActivation::Softplus,
             isoformer_output_names: None,
             isoformer_target_transform: None,
+            isoformer_quantization: None,
         }
     }
 }
@@ -437,6 +442,14 @@ impl IsoformerConfig {
 
     /// Output names and the target transform of a trained model.
     fn validate_outputs(&self) -> Result<(), ConfigError> {
+        if let Some(q) = &self.isoformer_quantization
+            && q != crate::quant::INT8_PER_CHANNEL
+        {
+            return Err(bad(
+                "isoformer_quantization",
+                format!("{q:?} is not a scheme this version reads (\"{}\")", crate::quant::INT8_PER_CHANNEL),
+            ));
+        }
         if let Some(names) = &self.isoformer_output_names {
             if names.is_empty() || names.iter().any(|n| n.is_empty() || n.contains(['\t', '\n'])) {
                 return Err(bad("isoformer_output_names", "must be non-empty names without tabs or newlines"));

@@ -22,6 +22,7 @@ pub mod head;
 pub mod kernels;
 pub mod model;
 pub mod nn;
+pub mod quant;
 pub mod tokenizer;
 pub mod weights;
 

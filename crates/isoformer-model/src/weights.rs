@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::quant;
+
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -35,6 +37,8 @@ pub enum ValuesError {
     /// A source that records requests was asked for the same name twice.
     #[error("requested twice")]
     Repeated,
+    #[error(transparent)]
+    Quantized(#[from] quant::DequantizeError),
 }
 
 /// Tensor bytes of a type that is not a floating-point parameter type.
@@ -56,17 +60,35 @@ impl<'a> SafetensorsSource<'a> {
 }
 
 impl TensorSource for SafetensorsSource<'_> {
+    /// Parameter names; the scale tensors of int8 parameters (`NAME.qscale`) are part of their
+    /// parameter, not names of their own.
     fn names(&self) -> Vec<String> {
-        self.tensors.names().into_iter().map(str::to_string).collect()
+        self.tensors.names().into_iter().filter(|n| !n.ends_with(quant::SCALE_SUFFIX)).map(str::to_string).collect()
     }
 
     fn shape(&self, name: &str) -> Option<Vec<usize>> {
         self.tensors.tensor(name).ok().map(|t| t.shape().to_vec())
     }
 
+    /// f32 values; an `I8` parameter is dequantized with its per-row scales (crate::quant).
     fn values(&self, name: &str, _shape: &[usize]) -> Result<Vec<f32>, ValuesError> {
         let view = self.tensors.tensor(name).map_err(|_| ValuesError::Absent)?;
-        Ok(to_f32(view.dtype(), view.data())?)
+        if view.dtype() != safetensors::Dtype::I8 {
+            return Ok(to_f32(view.dtype(), view.data())?);
+        }
+        let rows = view.shape().first().copied().unwrap_or(1);
+        let scale = self
+            .tensors
+            .tensor(&format!("{name}{}", quant::SCALE_SUFFIX))
+            .map_err(|_| quant::DequantizeError::NoScale { name: name.to_string() })?;
+        if scale.shape() != [rows] {
+            return Err(quant::DequantizeError::ScaleShape { name: name.to_string(), got: scale.shape().to_vec(), rows }.into());
+        }
+        if scale.dtype() != safetensors::Dtype::F32 {
+            return Err(quant::DequantizeError::ScaleDtype { name: name.to_string(), dtype: scale.dtype() }.into());
+        }
+        let q: Vec<i8> = view.data().iter().map(|&b| b as i8).collect();
+        Ok(quant::dequantize_int8(&q, &to_f32(safetensors::Dtype::F32, scale.data())?))
     }
 }
 

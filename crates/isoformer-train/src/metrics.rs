@@ -174,3 +174,84 @@ mod tests {
         close(r.mean_mse, 0.5);
     }
 }
+
+/// How closely one model's predictions follow another's on the same transcripts (a quantized
+/// model against its fp32 original): `isoformer quantize`'s accuracy gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agreement {
+    /// Per output: `(name, cosine across transcripts, max |Δ|, Spearman across transcripts)`;
+    /// the Spearman is NaN below 3 transcripts or for a constant output.
+    pub outputs: Vec<(String, f64, f64, f64)>,
+    /// Cosine of all values, flattened.
+    pub cosine: f64,
+    pub max_abs: f64,
+    /// Mean over transcripts of the Spearman correlation of their output profiles.
+    pub spearman_within: f64,
+    /// Mean over outputs of the Spearman correlation across transcripts (NaN below 3).
+    pub spearman_across: f64,
+}
+
+impl Agreement {
+    /// `1 −` the worse of the two mean Spearman correlations (the across-transcript one only
+    /// where it is defined).
+    pub fn spearman_drift(&self) -> f64 {
+        let worst = if self.spearman_across.is_nan() { self.spearman_within } else { self.spearman_within.min(self.spearman_across) };
+        1.0 - worst
+    }
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na * nb) }
+}
+
+fn mean_defined(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.filter(|x| x.is_finite()).fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+/// `a[i][t]` against `reference[i][t]`, transcripts `i`, outputs `t` named by `names`.
+pub fn agreement(names: &[String], a: &[Vec<f32>], reference: &[Vec<f32>]) -> Agreement {
+    let col = |m: &[Vec<f32>], t: usize| -> Vec<f64> { m.iter().map(|r| r[t] as f64).collect() };
+    let outputs: Vec<(String, f64, f64, f64)> = names
+        .iter()
+        .enumerate()
+        .map(|(t, name)| {
+            let (x, y) = (col(a, t), col(reference, t));
+            let max = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+            let rho = if x.len() >= 3 { spearman(&x, &y) } else { f64::NAN };
+            (name.clone(), cosine(&x, &y), max, rho)
+        })
+        .collect();
+    let flat = |m: &[Vec<f32>]| -> Vec<f64> { m.iter().flatten().map(|&v| v as f64).collect() };
+    let (fa, fr) = (flat(a), flat(reference));
+    let within = mean_defined(a.iter().zip(reference).map(|(p, q)| {
+        spearman(&p.iter().map(|&v| v as f64).collect::<Vec<_>>(), &q.iter().map(|&v| v as f64).collect::<Vec<_>>())
+    }));
+    Agreement {
+        cosine: cosine(&fa, &fr),
+        max_abs: fa.iter().zip(&fr).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max),
+        spearman_within: within,
+        spearman_across: mean_defined(outputs.iter().map(|o| o.3)),
+        outputs,
+    }
+}
+
+#[cfg(test)]
+mod agreement_tests {
+    use super::*;
+
+    #[test]
+    fn identical_predictions_agree_fully_and_a_shuffle_does_not() {
+        let names: Vec<String> = (0..4).map(|i| format!("o{i}")).collect();
+        let p: Vec<Vec<f32>> = (0..5).map(|i| (0..4).map(|t| (i * 4 + t) as f32 * 0.3 - 2.0).collect()).collect();
+        let same = agreement(&names, &p, &p);
+        assert!((same.cosine - 1.0).abs() < 1e-12 && same.max_abs == 0.0 && same.spearman_drift().abs() < 1e-12);
+        let reversed: Vec<Vec<f32>> = p.iter().map(|r| r.iter().rev().copied().collect()).collect();
+        let off = agreement(&names, &reversed, &p);
+        assert!(off.spearman_within < -0.99, "{off:?}");
+        assert!(off.spearman_drift() > 1.9);
+    }
+}

@@ -8,6 +8,7 @@ use crate::weights::LoadError;
 
 /// The files of a model directory, already read (the official HF repository layout with
 /// safetensors weights; see models/README.md).
+#[derive(Clone)]
 pub struct ModelFiles {
     pub config_json: String,
     pub safetensors: Vec<u8>,
