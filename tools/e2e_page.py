@@ -16,10 +16,12 @@ Chromium through chromedriver, with nothing but the Python standard library.
    page's table, cell by cell, must equal the native CLI's TSV for the same files (DEMO_TSV):
    the same bytes in header, ids, gene ids, line order and formatting, each value the CLI's to the
    sixth decimal or one unit from it there (the script prints how many).
+   With INT8_MODEL and INT8_TSV, the same again with the int8 copy of the demo model
+   (`isoformer quantize`) against the CLI's TSV for it.
 6. Self-check: a fetch injected into the page after all that must be caught by the detector.
 7. Saves a screenshot (SCREENSHOT) of the page with its results.
 
-usage: e2e_page.py DIST NATIVE_TSV SCREENSHOT DEMO_MODEL PREPARED DEMO_TSV
+usage: e2e_page.py DIST NATIVE_TSV SCREENSHOT DEMO_MODEL PREPARED DEMO_TSV [INT8_MODEL INT8_TSV]
 """
 
 import base64
@@ -250,6 +252,8 @@ def expect_error(wd, what, starts):
 
 def main():
     dist, native_tsv, screenshot, demo_model, prepared, demo_tsv = sys.argv[1:7]
+    # Optional: an int8 model directory (`isoformer quantize`) and the CLI's TSV for it.
+    int8_model, int8_tsv = (sys.argv[7], sys.argv[8]) if len(sys.argv) > 8 else (None, None)
     with open(native_tsv) as f:
         want_header, want = read_tsv(f.read())
     server = Server(dist)
@@ -318,6 +322,9 @@ def main():
         assert again == len(want) + 1, f"after the bad inputs the table has {again} rows"
         print("the page keeps working after bad inputs")
         own_files(wd, demo_model, prepared, demo_tsv)
+        if int8_model:
+            print("the same with the int8 copy of the demo model (isoformer quantize):")
+            own_files(wd, int8_model, prepared, int8_tsv)
 
         after = server.requests[mark:]
         net = network_requests(wd.perf_log())
