@@ -20,8 +20,8 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer quantize --model models/demo --cal
 Weights with at least 4,096 values are stored as int8 with one f32 scale per output channel (symmetric, \
 max |w| / 127); vectors, token embeddings, the head, Enformer's relative-position projection and the stem's \
 first convolution stay f32. The quantized model loads everywhere the original does (CPU, GPU, the page): \
-its weights are expanded back to f32 when it loads, so the file is about 4x smaller and the \
-arithmetic is the original's.\n\n\
+its weights are expanded back to f32 when it loads, so each int8 tensor takes a quarter of its f32 \
+bytes on disk while the arithmetic stays f32.\n\n\
 GATE: both models predict the calibration TSV (predict's input format; default MODEL/example.tsv) on the \
 CPU. Printed per output: cosine and max |delta| across transcripts, and the Spearman correlation across \
 transcripts. Overall: cosine of all values, and the mean Spearman correlation of each transcript's \
