@@ -95,10 +95,23 @@ fn audit_aliases(l: &Loader, source: &dyn TensorSource, layout: &Layout) -> (Vec
             let Some(tail) = rel.strip_prefix(alias) else { continue };
             let c = format!("{}{canonical}{tail}", layout.enformer);
             if source.shape(&c).is_some() {
-                let same = source.shape(&c) == source.shape(&n)
-                    && (l.is_dry() || source.values(&c, &[]).ok() == source.values(&n, &[]).ok());
-                if !same {
-                    problems.push(LoadProblem::Bad { name: n.clone(), message: format!("differs from its canonical copy `{c}`") });
+                let differs = format!("differs from its canonical copy `{c}`");
+                // An alias that cannot be read beside a readable canonical copy says why (a bad
+                // int8 scale, say); a canonical copy that cannot be read is reported where the
+                // model reads it, or ignored with its alias (BatchNorm's integer counters).
+                let problem = if source.shape(&c) != source.shape(&n) {
+                    Some(differs)
+                } else if l.is_dry() {
+                    None
+                } else {
+                    match (source.values(&c, &[]), source.values(&n, &[])) {
+                        (Err(_), _) => None,
+                        (Ok(_), Err(e)) => Some(e.to_string()),
+                        (Ok(a), Ok(b)) => (a != b).then_some(differs),
+                    }
+                };
+                if let Some(message) = problem {
+                    problems.push(LoadProblem::Bad { name: n.clone(), message });
                 }
             }
             aliases.insert(n.clone());
