@@ -447,3 +447,33 @@ fn quantized_models_load_and_tampered_scales_are_named() {
         assert!(!dir.join("out.tsv").exists());
     }
 }
+
+/// A NaN in the weights is refused at load, naming the tensor and the element, instead of
+/// predicting NaN with exit 0.
+#[test]
+fn non_finite_weights_are_named_at_load() {
+    let dir = scratch("nan-weights");
+    let bytes = std::fs::read(format!("{}/model.safetensors", tiny())).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let victim = "cross_attention_layer_rna.dense.weight";
+    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for name in st.names() {
+        let t = st.tensor(name).unwrap();
+        let mut data = t.data().to_vec();
+        if name == victim {
+            data[12..16].copy_from_slice(&f32::NAN.to_le_bytes());
+        }
+        owned.push((name.to_string(), t.dtype(), t.shape().to_vec(), data));
+    }
+    let views: Vec<_> = owned.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    std::fs::create_dir_all(dir.join("nan")).unwrap();
+    for f in ["config.json", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"] {
+        std::fs::copy(Path::new(&tiny()).join(f), dir.join("nan").join(f)).unwrap();
+    }
+    std::fs::write(dir.join("nan/model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    let o = isoformer(&["predict", "-m", "nan", "-i", &format!("{}/example.tsv", tiny()), "-o", "out.tsv"], &dir);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains(&format!("unreadable {victim}: element 3 is NaN: weights must be finite")), "{stderr}");
+    assert!(!dir.join("out.tsv").exists());
+}

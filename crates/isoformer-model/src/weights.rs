@@ -39,6 +39,16 @@ pub enum ValuesError {
     Repeated,
     #[error(transparent)]
     Quantized(#[from] quant::DequantizeError),
+    #[error("element {index} is {value}: weights must be finite")]
+    NonFinite { index: usize, value: f32 },
+}
+
+/// `values`, or where the first non-finite one is.
+fn finite(values: Vec<f32>) -> Result<Vec<f32>, ValuesError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(ValuesError::NonFinite { index, value: values[index] }),
+        None => Ok(values),
+    }
 }
 
 /// Tensor bytes of a type that is not a floating-point parameter type.
@@ -74,7 +84,7 @@ impl TensorSource for SafetensorsSource<'_> {
     fn values(&self, name: &str, _shape: &[usize]) -> Result<Vec<f32>, ValuesError> {
         let view = self.tensors.tensor(name).map_err(|_| ValuesError::Absent)?;
         if view.dtype() != safetensors::Dtype::I8 {
-            return Ok(to_f32(view.dtype(), view.data())?);
+            return finite(to_f32(view.dtype(), view.data())?);
         }
         let rows = view.shape().first().copied().unwrap_or(1);
         let scale = self
@@ -88,7 +98,7 @@ impl TensorSource for SafetensorsSource<'_> {
             return Err(quant::DequantizeError::ScaleDtype { name: name.to_string(), dtype: scale.dtype() }.into());
         }
         let q: Vec<i8> = view.data().iter().map(|&b| b as i8).collect();
-        Ok(quant::dequantize_int8(&q, &to_f32(safetensors::Dtype::F32, scale.data())?))
+        finite(quant::dequantize_int8(&q, &to_f32(safetensors::Dtype::F32, scale.data())?))
     }
 }
 

@@ -26,6 +26,8 @@ pub enum JobError {
     Readback { batch: usize, got: usize, rows: usize, outputs: usize },
     #[error("transcript {id} was never predicted (batch not run)")]
     NotRun { id: String },
+    #[error("transcript {id}: the model predicted {value} for {output}; a model whose outputs are not finite is broken (check its weights)")]
+    NonFinite { id: String, output: String, value: f32 },
 }
 
 /// Something the user should know about an input that was still predicted.
@@ -143,6 +145,10 @@ impl<'p> Job<'p> {
             return Err(JobError::Readback { batch: b, got: predictions.len(), rows: rows.len(), outputs });
         }
         for (row, &i) in predictions.chunks(outputs).zip(rows) {
+            if let Some(t) = row.iter().position(|v| !v.is_finite()) {
+                let output = self.predictor.output_names().swap_remove(t);
+                return Err(JobError::NonFinite { id: self.ids[i].0.clone(), output, value: row[t] });
+            }
             if self.values[i].replace(row.to_vec()).is_none() {
                 self.done += 1;
             }
@@ -252,6 +258,15 @@ mod tests {
         let window_of = [0, 1, 2, 0, 1];
         assert_eq!(plan(&e, &window_of, 2), vec![vec![1, 4], vec![0, 3], vec![2]]);
         assert_eq!(plan(&e, &window_of, 10), vec![vec![1, 4], vec![0, 3, 2]]);
+    }
+
+    #[test]
+    fn a_non_finite_prediction_names_the_transcript_and_the_output() {
+        let e = JobError::NonFinite { id: "ENST01".into(), output: "Brain".into(), value: f32::NAN };
+        assert_eq!(
+            e.to_string(),
+            "transcript ENST01: the model predicted NaN for Brain; a model whose outputs are not finite is broken (check its weights)"
+        );
     }
 
     #[test]
