@@ -16,7 +16,9 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use isoformer_model::kernels::attention::{self, KeyMask, LogitScale};
 use isoformer_model::kernels::relative_attention::{self, relative_shift};
+use isoformer_model::kernels::parity::seeded;
 use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl::webgpu_limited_device};
+use isoformer_pipeline::device_failure::root_cause;
 use isoformer_model::{Isoformer, IsoformerConfig};
 
 use crate::Args;
@@ -56,17 +58,6 @@ fn gpu(args: &Args) -> Result<Device> {
     }
 }
 
-fn seeded<const D: usize>(seed: u64, shape: [usize; D], device: &Device) -> Tensor<D> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let n: usize = shape.iter().product();
-    let values: Vec<f32> = (0..n)
-        .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
-}
 
 /// `(largest single allocation, peak bytes reserved)` over this process's life.
 fn memory(device: &Device) -> (Option<u64>, Option<u64>) {
@@ -81,13 +72,13 @@ fn memory(device: &Device) -> (Option<u64>, Option<u64>) {
 
 /// One attention of `s` through `path`; the output's sum, read back (so the work is finished).
 fn attend(s: &Shape, path: &str, device: &Device) -> Result<f64> {
-    let q = seeded(1, [s.b, s.h, s.n, s.d], device);
-    let k = seeded(2, [s.b, s.h, s.m, s.d], device);
-    let v = seeded(3, [s.b, s.h, s.m, s.dv], device);
+    let q = seeded(1, [s.b, s.h, s.n, s.d], 1.0, device);
+    let k = seeded(2, [s.b, s.h, s.m, s.d], 1.0, device);
+    let v = seeded(3, [s.b, s.h, s.m, s.dv], 1.0, device);
     let out = if s.relative {
-        let r = seeded::<3>(4, [s.h, 2 * s.n - 1, s.d], device);
-        let u = seeded(5, [1, s.h, 1, s.d], device);
-        let w = seeded(6, [1, s.h, 1, s.d], device);
+        let r = seeded::<3>(4, [s.h, 2 * s.n - 1, s.d], 1.0, device);
+        let u = seeded(5, [1, s.h, 1, s.d], 1.0, device);
+        let w = seeded(6, [1, s.h, 1, s.d], 1.0, device);
         match path {
             "kernel" => relative_attention::relative_attention(q, k, v, r, u, w),
             "reference" => relative_attention::reference(q, k, v, r, u, w),
@@ -156,7 +147,7 @@ pub fn kernels(args: &Args) -> Result<()> {
             "times_s": times, "gflops": if times.is_empty() { None } else { Some(flops / best / 1e9) },
             "largest_buffer_bytes": largest, "peak_reserved_bytes": peak,
             "out_sum": result.as_ref().ok(),
-            "error": result.as_ref().err().map(|e| e.to_string().lines().rev().find(|l| !l.trim().is_empty() && !l.contains("backtrace") && !l.contains("Asked at")).unwrap_or("").trim().to_string()),
+            "error": result.as_ref().err().map(|e| root_cause(&e.to_string()).to_string()),
         })
     );
     Ok(())
@@ -259,7 +250,7 @@ pub fn limited_forward(args: &Args) -> Result<()> {
             "gpu_s": gpu_run.as_ref().ok().map(|r| r.1), "cpu_s": cpu_s,
             "largest_buffer_bytes": largest, "peak_reserved_bytes": peak,
             "from_dna_embeddings": from_dna, "parts": parts, "within_1e-4": within,
-            "error": gpu_run.as_ref().err().map(|e| e.to_string().lines().rev().find(|l| !l.trim().is_empty() && !l.contains("backtrace") && !l.contains("Asked at")).unwrap_or("").trim().to_string()),
+            "error": gpu_run.as_ref().err().map(|e| root_cause(&e.to_string()).to_string()),
         })
     );
     Ok(())

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::{isoformer, root, scratch};
+use common::{damaged_model, isoformer, root, scratch};
 
 fn tiny() -> String {
     root().join("models/tiny").to_str().unwrap().to_string()
@@ -423,23 +423,12 @@ fn quantized_models_load_and_tampered_scales_are_named() {
     scales.sort();
     let alias = scales.iter().find(|n| n.contains("._trunk.")).cloned().expect("the tiny checkpoint keeps enformer-pytorch's _trunk copies");
     for victim in [scales[0].clone(), alias] {
-        let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        for name in st.names() {
-            let t = st.tensor(name).unwrap();
-            let (mut shape, mut data) = (t.shape().to_vec(), t.data().to_vec());
+        damaged_model(&dir.join("tiny-int8"), &dir.join("tampered"), |name, shape, data| {
             if name == victim {
                 shape[0] -= 1;
                 data.truncate(data.len() - 4);
             }
-            owned.push((name.to_string(), t.dtype(), shape, data));
-        }
-        let views: Vec<_> = owned.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
-        let _ = std::fs::remove_dir_all(dir.join("tampered"));
-        std::fs::create_dir_all(dir.join("tampered")).unwrap();
-        for f in ["config.json", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"] {
-            std::fs::copy(dir.join("tiny-int8").join(f), dir.join("tampered").join(f)).unwrap();
-        }
-        std::fs::write(dir.join("tampered/model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+        });
         let bad = isoformer(&["predict", "-m", "tampered", "-i", &example, "-o", "out.tsv"], &dir);
         let stderr = String::from_utf8_lossy(&bad.stderr);
         assert!(!bad.status.success());
@@ -453,24 +442,12 @@ fn quantized_models_load_and_tampered_scales_are_named() {
 #[test]
 fn non_finite_weights_are_named_at_load() {
     let dir = scratch("nan-weights");
-    let bytes = std::fs::read(format!("{}/model.safetensors", tiny())).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let victim = "cross_attention_layer_rna.dense.weight";
-    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for name in st.names() {
-        let t = st.tensor(name).unwrap();
-        let mut data = t.data().to_vec();
+    damaged_model(Path::new(&tiny()), &dir.join("nan"), |name, _, data| {
         if name == victim {
             data[12..16].copy_from_slice(&f32::NAN.to_le_bytes());
         }
-        owned.push((name.to_string(), t.dtype(), t.shape().to_vec(), data));
-    }
-    let views: Vec<_> = owned.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
-    std::fs::create_dir_all(dir.join("nan")).unwrap();
-    for f in ["config.json", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"] {
-        std::fs::copy(Path::new(&tiny()).join(f), dir.join("nan").join(f)).unwrap();
-    }
-    std::fs::write(dir.join("nan/model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    });
     let o = isoformer(&["predict", "-m", "nan", "-i", &format!("{}/example.tsv", tiny()), "-o", "out.tsv"], &dir);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());

@@ -24,19 +24,19 @@ impl DeviceFailure {
     /// From burn's error text for the batch of `transcripts`, on a device allowing `limit` bytes
     /// per buffer.
     pub fn from_report(transcripts: Vec<String>, report: &str, limit: Option<u64>) -> Self {
-        let noise = ["No backtrace available", "Asked at:", "Caused by:"];
-        let cause = report
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty() && !noise.contains(l))
-            .unwrap_or("the device failed without a reason")
-            .to_string();
+        let cause = root_cause(report).to_string();
         let needed = report.lines().find_map(|l| {
             let (_, size) = l.split_once("can't allocate buffer of size:")?;
             size.trim().parse().ok()
         });
         Self { transcripts, needed, limit, cause }
     }
+}
+
+/// The last line of burn's report that says something: its root cause.
+pub fn root_cause(report: &str) -> &str {
+    let noise = ["No backtrace available", "Asked at:", "Caused by:"];
+    report.lines().map(str::trim).rfind(|l| !l.is_empty() && !noise.contains(l)).unwrap_or("the device failed without a reason")
 }
 
 /// `12.5 MiB`, `1.0 GiB`.
