@@ -255,32 +255,3 @@ pub fn limited_forward(args: &Args) -> Result<()> {
     );
     Ok(())
 }
-
-/// `isoformer-bench quantize-size`: the official geometry with seeded (random) weights exported
-/// as `model.safetensors` and quantized as `isoformer quantize` does: the two sizes and what
-/// stayed f32. (Sizes only: the accuracy gate needs trained weights and real inputs.)
-pub fn quantize_size(_args: &Args) -> Result<()> {
-    let cfg = IsoformerConfig::default();
-    let t = Instant::now();
-    let model = Isoformer::seeded(&cfg, &[], 30, &Device::flex());
-    let tensors = model.named_tensors(&cfg).map_err(|e| anyhow!("{e}"))?;
-    drop(model);
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let fp32 = safetensors::serialize(views, None)?;
-    drop(bytes);
-    let (_, summary) = isoformer_model::quant::quantize_safetensors(&fp32)?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "workload": "official geometry, seeded weights", "fp32_bytes": summary.bytes_before, "int8_bytes": summary.bytes_after,
-            "quantized_tensors": summary.quantized, "quantized_values": summary.quantized_values,
-            "f32_tensors": summary.kept, "f32_values": summary.kept_values, "seconds": t.elapsed().as_secs_f64(),
-        })
-    );
-    Ok(())
-}

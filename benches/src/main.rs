@@ -6,7 +6,7 @@
 //!     isoformer-bench flops
 //!     isoformer-bench kernels --shape nt-self --path kernel     (wgpu rows: see kernels.rs)
 //!     isoformer-bench limited-forward
-//!     isoformer-bench quantize-size                              (int8 size at the official geometry)
+//!     isoformer-bench official-model --output DIR                 (the official geometry, seeded random weights)
 //!
 //! `run` loads only the weights the workload needs, runs `--warmup` untimed passes, resets the
 //! process's peak-RSS counter (`/proc/self/clear_refs`), runs `--reps` timed passes (each ends
@@ -28,6 +28,7 @@ use isoformer_model::{Isoformer, IsoformerConfig};
 use safetensors::SafeTensors;
 
 mod kernels;
+mod official;
 
 /// The repository's root (the vocabulary files of `models/`).
 fn root() -> PathBuf {
@@ -52,7 +53,7 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut it = std::env::args().skip(1);
-        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|flops|kernels|limited-forward|quantize-size [--flag value]..."))?;
+        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|flops|kernels|limited-forward|official-model [--flag value]..."))?;
         let mut flags = BTreeMap::new();
         while let Some(k) = it.next() {
             let key = k.strip_prefix("--").ok_or_else(|| anyhow!("expected a --flag, got {k:?}"))?.to_string();
@@ -84,8 +85,8 @@ fn run() -> Result<()> {
         "run" => bench(&args),
         "kernels" => kernels::kernels(&args),
         "limited-forward" => kernels::limited_forward(&args),
-        "quantize-size" => kernels::quantize_size(&args),
-        other => bail!("unknown command {other:?} (run, sgemm, flops, kernels, limited-forward, quantize-size)"),
+        "official-model" => official::official_model(&args),
+        other => bail!("unknown command {other:?} (run, sgemm, flops, kernels, limited-forward, official-model)"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The safetensors header check that runs before any tensor is read (convert, inspect).
 #![no_main]
 
-#[path = "../../crates/isoformer-checkpoint/src/safetensors_header.rs"]
+#[path = "../../crates/isoformer-model/src/safetensors_header.rs"]
 mod safetensors_header;
 
 use libfuzzer_sys::fuzz_target;

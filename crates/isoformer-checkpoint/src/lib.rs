@@ -8,7 +8,8 @@ pub mod download;
 pub mod error;
 pub mod globals;
 pub mod inspect;
-pub mod safetensors_header;
+/// The safetensors header reader lives in the model crate (the loader reads weights through it).
+pub use isoformer_model::safetensors_header;
 
 pub use checkpoint::{Checkpoint, Entry, Format};
 pub use error::{CheckpointError, ErrorKind};

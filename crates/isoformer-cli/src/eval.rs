@@ -7,10 +7,11 @@ use anyhow::{Result, anyhow};
 use burn::tensor::Device;
 use isoformer_io::{open_input, write_output};
 use isoformer_pipeline::data::{Targets, read_labeled};
-use isoformer_pipeline::input::Source;
+use isoformer_pipeline::input::{Source, read_tsv};
 use isoformer_pipeline::job::Job;
 use isoformer_train::metrics::{self, Report};
 
+use crate::compare::{compare, verdict};
 use crate::predict::{load_predictor, run_job, set_threads};
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer eval --model trained --data test.tsv -o metrics.tsv --json metrics.json \
@@ -22,7 +23,12 @@ computed in the data's units, after the model's saved target transform is undone
 targets (torchmetrics multioutput=\"uniform_average\"), skipping targets whose value is undefined (a \
 constant column has no R² or correlation). --baseline TRAIN.tsv adds the scores of predicting each \
 target's mean over that file. --plot DIR writes scatter_TARGET.svg (predicted vs observed, for \
---plot-target, default the first target) and metrics.svg (per-target bars).";
+--plot-target, default the first target) and metrics.svg (per-target bars).\n\n\
+--against ORIGINAL compares two models instead of one model with targets: the data TSV is predict's \
+input (no target columns needed), both models predict it, and the output holds, per output, the \
+cosine, max |delta| and Spearman correlation across transcripts of --model against ORIGINAL (the \
+quantize gate's figures; --json writes them all). The exit status is 1 when --model fails the gate \
+(cosine below 0.999 or Spearman drift above 0.01), as `isoformer quantize` would refuse it.";
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -48,6 +54,10 @@ pub struct EvalArgs {
     /// Target drawn in the scatter plot (default: the first).
     #[arg(long)]
     pub plot_target: Option<String>,
+    /// Compare --model with this model directory (e.g. a quantized copy with its fp32
+    /// original) on --data instead of scoring against targets.
+    #[arg(long, value_name = "ORIGINAL_DIR", conflicts_with_all = ["baseline", "plot", "plot_target", "predictions"])]
+    pub against: Option<PathBuf>,
     /// Training TSV whose per-target means give a baseline predictor.
     #[arg(long, value_name = "TRAIN.tsv")]
     pub baseline: Option<PathBuf>,
@@ -64,6 +74,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     set_threads(args.threads)?;
     let device = Device::flex();
     let predictor = load_predictor(&args.model, &device)?;
+    if let Some(original) = &args.against {
+        return against(args, &predictor, &load_predictor(original, &device)?);
+    }
     let names = predictor.output_names();
     let data = read_labeled(Source::new(&args.data, open_input(&args.data)?), Targets::ModelOutputs(&names))?;
     let examples = data.targets.len();
@@ -134,6 +147,24 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         write_output(&dir.join("metrics.svg"), bars_svg(&report).as_bytes())?;
     }
     Ok(write_output(&args.output, tsv.as_bytes())?)
+}
+
+/// `--against`: the quantize gate's comparison, written as a TSV (and JSON); an error when the
+/// gate fails.
+fn against(args: &EvalArgs, predictor: &isoformer_model::Predictor, original: &isoformer_model::Predictor) -> Result<()> {
+    let records = read_tsv(Source::new(&args.data, open_input(&args.data)?))?;
+    let report = compare(original, predictor, records, args.batch_size)?;
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "model": args.model, "against": args.against, "data": args.data,
+            "agreement": report, "spearman_drift": report.spearman_drift(), "passes_gate": report.passes_gate(),
+        });
+        write_output(path, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
+    }
+    write_output(&args.output, report.to_tsv().as_bytes())?;
+    anyhow::ensure!(report.passes_gate(), "{} does not pass the gate against {}: {}", args.model.display(), args.against.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), verdict(&report));
+    eprintln!("passes the gate: {}", verdict(&report));
+    Ok(())
 }
 
 fn esc(s: &str) -> String {

@@ -3,6 +3,7 @@
 //! IsoFormer: Garau-Luis et al., "Multi-modal Transfer Learning between Biological Foundation
 //! Models", NeurIPS 2024. Official weights: InstaDeepAI/isoformer on the Hugging Face Hub.
 
+mod compare;
 mod convert;
 mod eval;
 mod plot;

@@ -1,4 +1,4 @@
-//! `isoformer quantize`: an int8 copy of a model directory, written only if it passes an
+//! `isoformer quantize`: an int8 or int4 copy of a model directory, written only if it passes an
 //! accuracy gate against the original on a calibration set.
 
 use std::path::{Path, PathBuf};
@@ -7,32 +7,38 @@ use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use isoformer_io::open_input;
-use isoformer_model::quant::{self, INT8_PER_CHANNEL};
+use isoformer_model::quant::{self, Scheme};
 use isoformer_model::{Modality, ModelFiles, Predictor};
-use isoformer_pipeline::input::{Records, Source, read_tsv};
-use isoformer_pipeline::job::Job;
+use isoformer_pipeline::input::{Source, read_tsv};
 use isoformer_pipeline::model_dir::read_files;
-use isoformer_train::metrics::{Agreement, agreement};
 
-use crate::predict::{run_job, set_threads};
+use crate::compare::{compare, verdict};
+use crate::predict::set_threads;
 
-pub const HELP: &str = "EXAMPLE:\n  isoformer quantize --model models/demo --calibration calibration.tsv -o models/demo-int8\n\n\
-Weights with at least 4,096 values are stored as int8 with one f32 scale per output channel (symmetric, \
-max |w| / 127); vectors, token embeddings, the head, Enformer's relative-position projection and the stem's \
-first convolution stay f32. The quantized model loads everywhere the original does (CPU, GPU, the page): \
-its weights are expanded back to f32 when it loads, so each int8 tensor takes a quarter of its f32 \
-bytes on disk while the arithmetic stays f32.\n\n\
+pub const HELP: &str = "EXAMPLES:\n  isoformer quantize --model models/demo --calibration calibration.tsv -o models/demo-int8\n  \
+isoformer quantize --model official --scheme int4 --block 32 -o official-int4\n\n\
+SCHEMES (symmetric, so zero stays zero):\n  \
+int8  one f32 scale per output channel (max |w| / 127): a quarter of the f32 bytes.\n  \
+int4  one f32 scale per block of --block values along each output channel (max |w| / 7), two values \
+a byte: about 1/8 + 1/(2 x block) of the f32 bytes. A channel whose length is not a multiple of the \
+block is stored int8.\n\
+Weights with at least 4,096 values are quantized; vectors, token embeddings, the head, Enformer's \
+relative-position projection and the stem's first convolution stay f32. The quantized model loads \
+everywhere the original does (CPU, GPU, the page): its weights are expanded back to f32 when it loads, \
+so the arithmetic stays f32 and only the file shrinks.\n\n\
 GATE: both models predict the calibration TSV (predict's input format; default MODEL/example.tsv) on the \
 CPU. Printed per output: cosine and max |delta| across transcripts, and the Spearman correlation across \
 transcripts. Overall: cosine of all values, and the mean Spearman correlation of each transcript's \
 output profile. The directory is written only when the cosine is at least 0.999 and the mean \
 Spearman drift (1 - the worse mean Spearman) is at most 0.01, unless --force. Nothing is left behind \
-otherwise.";
+otherwise. `isoformer eval --model QUANTIZED --against ORIGINAL --data TSV` runs the same comparison.";
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Scheme {
+pub enum SchemeArg {
     /// 8-bit integers, one f32 scale per output channel.
     Int8,
+    /// 4-bit integers, one f32 scale per block of --block values.
+    Int4,
 }
 
 #[derive(clap::Args)]
@@ -43,8 +49,12 @@ pub struct QuantizeArgs {
     /// The new model directory (must not exist yet).
     #[arg(short, long)]
     pub output: PathBuf,
-    #[arg(long, value_enum, default_value_t = Scheme::Int8)]
-    pub scheme: Scheme,
+    #[arg(long, value_enum, default_value_t = SchemeArg::Int8)]
+    pub scheme: SchemeArg,
+    /// int4: values per scale (even; each output channel's length must be a multiple of it,
+    /// else that parameter is stored int8).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..=65536))]
+    pub block: u32,
     /// Transcripts to compare the two models on (a TSV as `predict` reads; `.gz` accepted).
     /// Default: MODEL/example.tsv.
     #[arg(long)]
@@ -57,29 +67,14 @@ pub struct QuantizeArgs {
     pub threads: Option<usize>,
 }
 
-/// The gate's thresholds.
-pub const MIN_COSINE: f64 = 0.999;
-pub const MAX_SPEARMAN_DRIFT: f64 = 0.01;
-
-fn predictions(predictor: &Predictor, records: Records) -> Result<Vec<Vec<f32>>> {
-    let mut job = Job::new(predictor, records, isoformer_pipeline::DEFAULT_BATCH_SIZE)?;
-    run_job(&mut job, true, |_, _| Ok(()))?;
-    Ok(job.finish()?.rows.into_iter().map(|r| r.values).collect())
-}
-
-fn print_agreement(a: &Agreement, transcripts: usize) {
-    eprintln!("{:<28} {:>10} {:>12} {:>10}", "output", "cosine", "max |delta|", "spearman");
-    for (name, cos, max, rho) in &a.outputs {
-        eprintln!("{name:<28} {cos:>10.6} {max:>12.3e} {rho:>10.4}");
+impl QuantizeArgs {
+    fn scheme(&self) -> Result<Scheme> {
+        Ok(match self.scheme {
+            SchemeArg::Int8 => Scheme::Int8,
+            SchemeArg::Int4 if self.block % 2 == 0 => Scheme::Int4 { block: self.block as usize },
+            SchemeArg::Int4 => bail!("--block {}: must be even (two int4 values a byte)", self.block),
+        })
     }
-    eprintln!(
-        "overall ({transcripts} transcripts): cosine {:.6}, max |delta| {:.3e}, mean Spearman within transcripts {:.4}, across transcripts {:.4}, drift {:.4}",
-        a.cosine,
-        a.max_abs,
-        a.spearman_within,
-        a.spearman_across,
-        a.spearman_drift()
-    );
 }
 
 /// Write `files` as a model directory at `out`, whole or not at all: a sibling temporary
@@ -105,6 +100,7 @@ fn write_dir(out: &Path, files: &[(&str, &[u8])]) -> Result<()> {
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {
     set_threads(args.threads)?;
+    let scheme = args.scheme()?;
     if args.output.exists() {
         bail!("{}: already exists; quantize writes a new model directory", args.output.display());
     }
@@ -114,12 +110,12 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     }
     let files = read_files(&args.model)?;
     let (weights, summary) =
-        quant::quantize_safetensors(&files.safetensors).with_context(|| format!("{}: model.safetensors", args.model.display()))?;
+        quant::quantize_safetensors(&files.safetensors, scheme).with_context(|| format!("{}: model.safetensors", args.model.display()))?;
     let mut config: serde_json::Value = serde_json::from_str(&files.config_json).context("config.json")?;
     config
         .as_object_mut()
         .ok_or_else(|| anyhow!("{}: config.json is not an object", args.model.display()))?
-        .insert("isoformer_quantization".into(), INT8_PER_CHANNEL.into());
+        .insert("isoformer_quantization".into(), scheme.name().into());
     let quantized = ModelFiles {
         config_json: serde_json::to_string_pretty(&config)? + "\n",
         safetensors: weights,
@@ -127,8 +123,10 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         rna_vocab: files.rna_vocab.clone(),
         protein_vocab: files.protein_vocab.clone(),
     };
+    let fallback = if summary.int8_fallback > 0 { format!(" ({} of them int8: channels not a multiple of the block)", summary.int8_fallback) } else { String::new() };
     eprintln!(
-        "{} parameters to int8 ({} values), {} kept f32 ({} values): model.safetensors {:.1} MB -> {:.1} MB",
+        "{}: {} parameters quantized ({} values){fallback}, {} kept f32 ({} values): model.safetensors {:.1} MB -> {:.1} MB",
+        scheme.name(),
         summary.quantized,
         summary.quantized_values,
         summary.kept,
@@ -147,17 +145,10 @@ fn gate_and_write(files: &ModelFiles, quantized: &ModelFiles, calibration: &Path
     let original = Predictor::from_files(files, &device)?;
     let small = Predictor::from_files(quantized, &device).context("loading the quantized model back")?;
     let records = read_tsv(Source::new(calibration, open_input(calibration)?))?;
-    let reference = predictions(&original, records.clone())?;
-    let got = predictions(&small, records)?;
-    let report = agreement(&original.output_names(), &got, &reference);
-    print_agreement(&report, reference.len());
-    let passed = report.cosine >= MIN_COSINE && report.spearman_drift() <= MAX_SPEARMAN_DRIFT;
+    let report = compare(&original, &small, records, isoformer_pipeline::DEFAULT_BATCH_SIZE)?;
+    let passed = report.passes_gate();
     if !passed && !force {
-        bail!(
-            "the int8 model does not pass the gate (cosine {:.6}, at least {MIN_COSINE} wanted; Spearman drift {:.4}, at most {MAX_SPEARMAN_DRIFT} wanted); nothing written (--force writes it anyway)",
-            report.cosine,
-            report.spearman_drift()
-        );
+        bail!("the quantized model does not pass the gate ({}); nothing written (--force writes it anyway)", verdict(&report));
     }
     write_dir(
         output,
@@ -186,7 +177,7 @@ mod tests {
     #[test]
     fn the_gate_refuses_zeroed_scales_and_leaves_nothing() {
         let files = read_files(&tiny()).unwrap();
-        let (weights, _) = quant::quantize_safetensors(&files.safetensors).unwrap();
+        let (weights, _) = quant::quantize_safetensors(&files.safetensors, Scheme::Int8).unwrap();
         let st = safetensors::SafeTensors::deserialize(&weights).unwrap();
         let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for name in st.names() {
@@ -203,7 +194,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("broken-int8");
         let err = gate_and_write(&files, &broken, &tiny().join("example.tsv"), &out, false).unwrap_err().to_string();
-        assert!(err.starts_with("the int8 model does not pass the gate"), "{err}");
+        assert!(err.starts_with("the quantized model does not pass the gate"), "{err}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "something was left in {}", dir.display());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -437,6 +437,47 @@ fn quantized_models_load_and_tampered_scales_are_named() {
     }
 }
 
+/// `quantize --scheme int4` writes a directory that `predict` loads (packed nibbles beside
+/// their block scales and shape records); `eval --against` prints the gate's figures for it
+/// against the original and exits 1 when they fail the gate, 0 for the int8 copy that passes.
+#[test]
+fn int4_loads_and_eval_against_applies_the_gate() {
+    let dir = scratch("quantize-int4");
+    let example = format!("{}/example.tsv", tiny());
+    let q = isoformer(&["quantize", "-m", &tiny(), "-o", "tiny-int4", "--scheme", "int4", "--block", "8", "--force"], &dir);
+    let stderr = String::from_utf8_lossy(&q.stderr);
+    assert!(q.status.success(), "{stderr}");
+    assert!(stderr.contains("int4-per-block-8: "), "{stderr}");
+    let config = std::fs::read_to_string(dir.join("tiny-int4/config.json")).unwrap();
+    assert!(config.contains("\"isoformer_quantization\": \"int4-per-block-8\""), "{config}");
+    let int4 = isoformer(&["predict", "-m", "tiny-int4", "-i", &example, "-o", "int4.tsv"], &dir);
+    assert!(int4.status.success(), "{}", String::from_utf8_lossy(&int4.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("int4.tsv")).unwrap().lines().count(), 4);
+
+    // eval --against: a TSV of per-output figures; the exit status is the gate's verdict.
+    let odd = isoformer(&["quantize", "-m", &tiny(), "-o", "x", "--scheme", "int4", "--block", "7"], &dir);
+    assert!(!odd.status.success() && String::from_utf8_lossy(&odd.stderr).contains("--block 7: must be even"));
+    let int8 = isoformer(&["quantize", "-m", &tiny(), "-o", "tiny-int8"], &dir);
+    assert!(int8.status.success(), "{}", String::from_utf8_lossy(&int8.stderr));
+    let pass = isoformer(&["eval", "-m", "tiny-int8", "--against", &tiny(), "-d", &example, "-o", "-"], &dir);
+    let out = String::from_utf8_lossy(&pass.stdout);
+    assert!(pass.status.success(), "{}", String::from_utf8_lossy(&pass.stderr));
+    assert!(out.starts_with("output\tcosine\tmax_abs_delta\tspearman\n") && out.lines().last().unwrap().starts_with("overall\t0.99"), "{out}");
+    assert_eq!(out.lines().count(), 32);
+    // Predictions that differ beyond the gate: the head's weights negated.
+    damaged_model(Path::new(&tiny()), &dir.join("negated"), |name, _, data| {
+        if name.starts_with("head_layer_") && name.ends_with(".weight") {
+            for c in data.chunks_exact_mut(4) {
+                c[3] ^= 0x80;
+            }
+        }
+    });
+    let fail = isoformer(&["eval", "-m", "negated", "--against", &tiny(), "-d", &example, "-o", "figures.tsv"], &dir);
+    let stderr = String::from_utf8_lossy(&fail.stderr);
+    assert_eq!(fail.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not pass the gate against") && stderr.contains("at least 0.999 wanted"), "{stderr}");
+}
+
 /// A NaN in the weights is refused at load, naming the tensor and the element, instead of
 /// predicting NaN with exit 0.
 #[test]

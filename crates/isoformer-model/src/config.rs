@@ -99,7 +99,8 @@ pub struct IsoformerConfig {
     /// mapped back through its inverse so predictions come out in the training file's units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isoformer_target_transform: Option<TargetTransform>,
-    /// Ours, not official: how `isoformer quantize` stored the weights (`int8-per-channel`;
+    /// Ours, not official: how `isoformer quantize` stored the weights (`int8-per-channel`,
+    /// `int4-per-block-N`;
     /// see `crate::quant`). Informational: the weights file's dtypes are what loading follows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isoformer_quantization: Option<String>,
@@ -443,11 +444,11 @@ impl IsoformerConfig {
     /// Output names and the target transform of a trained model.
     fn validate_outputs(&self) -> Result<(), ConfigError> {
         if let Some(q) = &self.isoformer_quantization
-            && q != crate::quant::INT8_PER_CHANNEL
+            && crate::quant::Scheme::parse(q).is_none()
         {
             return Err(bad(
                 "isoformer_quantization",
-                format!("{q:?} is not a scheme this version reads (\"{}\")", crate::quant::INT8_PER_CHANNEL),
+                format!("{q:?} is not a scheme this version reads (\"{}\" or \"int4-per-block-N\", N even)", crate::quant::INT8_PER_CHANNEL),
             ));
         }
         if let Some(names) = &self.isoformer_output_names {

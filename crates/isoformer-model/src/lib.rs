@@ -23,6 +23,7 @@ pub mod kernels;
 pub mod model;
 pub mod nn;
 pub mod quant;
+pub mod safetensors_header;
 pub mod tokenizer;
 pub mod weights;
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::quant;
+use crate::safetensors_header::{HeaderError, SafetensorsHeader, parse_safetensors_header};
 
 use burn::module::Param;
 use burn::nn::Linear;
@@ -39,6 +40,8 @@ pub enum ValuesError {
     Repeated,
     #[error(transparent)]
     Quantized(#[from] quant::DequantizeError),
+    #[error("cannot read its bytes: {0}")]
+    Read(String),
     #[error("element {index} is {value}: weights must be finite")]
     NonFinite { index: usize, value: f32 },
 }
@@ -58,47 +61,118 @@ pub struct DtypeError {
     pub dtype: safetensors::Dtype,
 }
 
-/// A `model.safetensors` file held in memory (read by the caller: this crate does no I/O).
-pub struct SafetensorsSource<'a> {
-    tensors: safetensors::SafeTensors<'a>,
+/// Random access to the bytes of a weights file: held in memory, a file on disk, or a file the
+/// browser's File API reads in slices. The loader reads one tensor at a time through it, so a
+/// model never needs its file and its tensors in memory at once.
+pub trait ReadAt {
+    /// The file's length in bytes.
+    fn size(&self) -> u64;
+    /// `len` bytes from `offset` (within `size`); the error says why, in words.
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, String>;
 }
 
-impl<'a> SafetensorsSource<'a> {
-    pub fn new(bytes: &'a [u8]) -> Result<Self, safetensors::SafeTensorError> {
-        Ok(Self { tensors: safetensors::SafeTensors::deserialize(bytes)? })
+impl ReadAt for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        let start = usize::try_from(offset).map_err(|_| format!("offset {offset} past the end"))?;
+        self.get(start..start.saturating_add(len))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| format!("bytes {start}..{} past the end ({} bytes)", start.saturating_add(len), self.len()))
     }
 }
 
-impl TensorSource for SafetensorsSource<'_> {
-    /// Parameter names; the scale tensors of int8 parameters (`NAME.qscale`) are part of their
-    /// parameter, not names of their own.
+impl ReadAt for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.as_slice().size()
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        self.as_slice().read_at(offset, len)
+    }
+}
+
+/// `read_at` as a `std::io::Read` from offset 0 (the header parser reads through it).
+struct Cursor<'r, R: ReadAt + ?Sized> {
+    data: &'r R,
+    pos: u64,
+}
+
+impl<R: ReadAt + ?Sized> std::io::Read for Cursor<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.data.size().saturating_sub(self.pos)) as usize;
+        let bytes = self.data.read_at(self.pos, n).map_err(std::io::Error::other)?;
+        buf[..n].copy_from_slice(&bytes);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// A `model.safetensors` read tensor by tensor through [`ReadAt`] (the caller supplies the
+/// bytes or the reader: this crate does no I/O). The header is parsed and validated once
+/// ([`crate::safetensors_header`]); int8 and int4 parameters are read back as f32 ([`quant`]).
+pub struct SafetensorsSource<'a, R: ReadAt + ?Sized = [u8]> {
+    data: &'a R,
+    header: SafetensorsHeader,
+    index: std::collections::HashMap<String, usize>,
+    /// The own shapes of int4 parameters (`NAME.qshape`), checked when the file opens.
+    int4_shapes: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl<'a, R: ReadAt + ?Sized> SafetensorsSource<'a, R> {
+    /// Parse and check the header (and the shape records of int4 parameters).
+    pub fn new(data: &'a R) -> Result<Self, HeaderError> {
+        let header = parse_safetensors_header(&mut Cursor { data, pos: 0 }, data.size())?;
+        let index = header.tensors.iter().enumerate().map(|(i, t)| (t.0.clone(), i)).collect();
+        let mut source = Self { data, header, index, int4_shapes: Default::default() };
+        let packed: Vec<(String, Vec<usize>)> =
+            source.stored().filter(|t| t.1 == safetensors::Dtype::U8 && !quant::is_companion(t.0)).map(|t| (t.0.to_string(), t.2.to_vec())).collect();
+        for (name, shape) in packed {
+            let qshape = source.raw(&format!("{name}{}", quant::SHAPE_SUFFIX)).ok();
+            let own = quant::int4_shape(&name, &shape, qshape).map_err(|e| HeaderError::Quantized { name: name.clone(), detail: e.to_string() })?;
+            source.int4_shapes.insert(name, own);
+        }
+        Ok(source)
+    }
+
+    /// A tensor's dtype, shape and bytes as stored.
+    pub fn raw(&self, name: &str) -> Result<(safetensors::Dtype, Vec<usize>, Vec<u8>), ValuesError> {
+        let (_, dtype, shape, (begin, end)) = self.header.tensors.get(*self.index.get(name).ok_or(ValuesError::Absent)?).ok_or(ValuesError::Absent)?;
+        let bytes = self.data.read_at(self.header.data_start + begin, (end - begin) as usize).map_err(ValuesError::Read)?;
+        Ok((*dtype, shape.clone(), bytes))
+    }
+
+    /// Every tensor as stored: name, dtype, shape (file order).
+    pub fn stored(&self) -> impl Iterator<Item = (&str, safetensors::Dtype, &[usize])> {
+        self.header.tensors.iter().map(|t| (t.0.as_str(), t.1, t.2.as_slice()))
+    }
+}
+
+impl<R: ReadAt + ?Sized> TensorSource for SafetensorsSource<'_, R> {
+    /// Parameter names; the scale and shape tensors of quantized parameters (`NAME.qscale`,
+    /// `NAME.qshape`) are part of their parameter, not names of their own.
     fn names(&self) -> Vec<String> {
-        self.tensors.names().into_iter().filter(|n| !n.ends_with(quant::SCALE_SUFFIX)).map(str::to_string).collect()
+        self.stored().map(|t| t.0).filter(|n| !quant::is_companion(n)).map(str::to_string).collect()
     }
 
+    /// The parameter's shape (for an int4 parameter, the one its `NAME.qshape` records).
     fn shape(&self, name: &str) -> Option<Vec<usize>> {
-        self.tensors.tensor(name).ok().map(|t| t.shape().to_vec())
+        self.int4_shapes.get(name).cloned().or_else(|| self.header.tensors.get(*self.index.get(name)?).map(|t| t.2.clone()))
     }
 
-    /// f32 values; an `I8` parameter is dequantized with its per-row scales (crate::quant).
+    /// f32 values; int8 and int4 parameters are dequantized with their scales ([`quant`]).
     fn values(&self, name: &str, _shape: &[usize]) -> Result<Vec<f32>, ValuesError> {
-        let view = self.tensors.tensor(name).map_err(|_| ValuesError::Absent)?;
-        if view.dtype() != safetensors::Dtype::I8 {
-            return finite(to_f32(view.dtype(), view.data())?);
-        }
-        let rows = view.shape().first().copied().unwrap_or(1);
-        let scale = self
-            .tensors
-            .tensor(&format!("{name}{}", quant::SCALE_SUFFIX))
-            .map_err(|_| quant::DequantizeError::NoScale { name: name.to_string() })?;
-        if scale.shape() != [rows] {
-            return Err(quant::DequantizeError::ScaleShape { name: name.to_string(), got: scale.shape().to_vec(), rows }.into());
-        }
-        if scale.dtype() != safetensors::Dtype::F32 {
-            return Err(quant::DequantizeError::ScaleDtype { name: name.to_string(), dtype: scale.dtype() }.into());
-        }
-        let q: Vec<i8> = view.data().iter().map(|&b| b as i8).collect();
-        finite(quant::dequantize_int8(&q, &to_f32(safetensors::Dtype::F32, scale.data())?))
+        let (dtype, shape, bytes) = self.raw(name)?;
+        let values = match dtype {
+            safetensors::Dtype::I8 | safetensors::Dtype::U8 => {
+                let scale = self.raw(&format!("{name}{}", quant::SCALE_SUFFIX)).ok();
+                quant::dequantize(name, dtype, &shape, &bytes, scale, self.int4_shapes.get(name).map(Vec::as_slice))?
+            }
+            _ => to_f32(dtype, &bytes)?,
+        };
+        finite(values)
     }
 }
 

@@ -54,7 +54,7 @@ pub enum TrainError {
     #[error("the starting model's config.json")]
     BaseConfig(#[source] ConfigError),
     #[error("the starting model's model.safetensors is not a safetensors file")]
-    BaseWeights(#[source] safetensors::SafeTensorError),
+    BaseWeights(#[source] isoformer_model::safetensors_header::HeaderError),
     #[error("the starting model's model.safetensors does not fit its config.json")]
     BaseModel(#[source] LoadError),
 
@@ -103,7 +103,7 @@ pub enum TrainError {
     CheckpointWeights {
         path: PathBuf,
         #[source]
-        source: safetensors::SafeTensorError,
+        source: isoformer_model::safetensors_header::HeaderError,
     },
     #[error("{}: does not fit the checkpoint's config", .path.display())]
     CheckpointModel {

@@ -191,7 +191,30 @@ pub struct Agreement {
     pub spearman_across: f64,
 }
 
+/// The accuracy gate a quantized model must pass against its original: cosine of all values at
+/// least this,
+pub const GATE_MIN_COSINE: f64 = 0.999;
+/// and a Spearman drift ([`Agreement::spearman_drift`]) at most this.
+pub const GATE_MAX_SPEARMAN_DRIFT: f64 = 0.01;
+
 impl Agreement {
+    /// Whether the gate ([`GATE_MIN_COSINE`], [`GATE_MAX_SPEARMAN_DRIFT`]) passes.
+    pub fn passes_gate(&self) -> bool {
+        self.cosine >= GATE_MIN_COSINE && self.spearman_drift() <= GATE_MAX_SPEARMAN_DRIFT
+    }
+
+    /// One row per output (cosine, max |Δ| and Spearman across transcripts), then `overall`:
+    /// cosine and max |Δ| of all values, the mean of the Spearman column. `NA` where undefined.
+    pub fn to_tsv(&self) -> String {
+        let f = |x: f64| if x.is_nan() { "NA".to_string() } else { format!("{x:.6}") };
+        let g = |x: f64| format!("{x:.3e}");
+        let mut tsv = String::from("output\tcosine\tmax_abs_delta\tspearman\n");
+        for (name, cos, max, rho) in &self.outputs {
+            tsv += &format!("{name}\t{}\t{}\t{}\n", f(*cos), g(*max), f(*rho));
+        }
+        tsv + &format!("overall\t{}\t{}\t{}\n", f(self.cosine), g(self.max_abs), f(self.spearman_across))
+    }
+
     /// `1 −` the worse of the two mean Spearman correlations (the across-transcript one only
     /// where it is defined).
     pub fn spearman_drift(&self) -> f64 {

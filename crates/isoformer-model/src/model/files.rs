@@ -4,14 +4,17 @@
 use crate::config::ConfigError;
 use crate::encoder::Modality;
 use crate::tokenizer::VocabError;
-use crate::weights::LoadError;
+use crate::safetensors_header::HeaderError;
+use crate::weights::{LoadError, ReadAt};
 
-/// The files of a model directory, already read (the official HF repository layout with
-/// safetensors weights; see models/README.md).
+/// The files of a model directory (the official HF repository layout with safetensors weights;
+/// see models/README.md): the text files read, the weights either read (`Vec<u8>`, the default)
+/// or a reader the loader takes them from one tensor at a time ([`ReadAt`]: a file on disk, a
+/// browser `File`).
 #[derive(Clone)]
-pub struct ModelFiles {
+pub struct ModelFiles<W = Vec<u8>> {
     pub config_json: String,
-    pub safetensors: Vec<u8>,
+    pub safetensors: W,
     pub dna_vocab: String,
     pub rna_vocab: String,
     pub protein_vocab: String,
@@ -24,19 +27,38 @@ impl ModelFiles {
     /// Gather the five files through `read(file name)`, which the caller backs with a file
     /// system, the browser's File API or memory. Text files must be UTF-8.
     pub fn gather<E>(mut read: impl FnMut(&str) -> Result<Vec<u8>, E>) -> Result<Self, GatherError<E>> {
+        let texts = Texts::gather(&mut read)?;
+        let weights = read(Self::WEIGHTS).map_err(|e| GatherError::Read { file: Self::WEIGHTS, source: e })?;
+        Ok(texts.with(weights))
+    }
+}
+
+impl<W: ReadAt> ModelFiles<W> {
+    /// The four text files through `read(file name)`, the weights through `weights`.
+    pub fn gather_with<E>(mut read: impl FnMut(&str) -> Result<Vec<u8>, E>, weights: W) -> Result<Self, GatherError<E>> {
+        Ok(Texts::gather(&mut read)?.with(weights))
+    }
+}
+
+/// The four text files of a model directory.
+struct Texts([String; 4]);
+
+impl Texts {
+    fn gather<E>(read: &mut impl FnMut(&str) -> Result<Vec<u8>, E>) -> Result<Self, GatherError<E>> {
         let mut text = |name: &'static str| -> Result<String, GatherError<E>> {
             let bytes = read(name).map_err(|e| GatherError::Read { file: name, source: e })?;
             String::from_utf8(bytes).map_err(|_| GatherError::NotUtf8 { file: name })
         };
-        Ok(Self {
-            config_json: text(Self::CONFIG)?,
-            dna_vocab: text(Modality::Dna.vocab_file())?,
-            rna_vocab: text(Modality::Rna.vocab_file())?,
-            protein_vocab: text(Modality::Protein.vocab_file())?,
-            safetensors: read(Self::WEIGHTS).map_err(|e| GatherError::Read { file: Self::WEIGHTS, source: e })?,
-        })
+        Ok(Self([text(ModelFiles::CONFIG)?, text(Modality::Dna.vocab_file())?, text(Modality::Rna.vocab_file())?, text(Modality::Protein.vocab_file())?]))
     }
 
+    fn with<W>(self, safetensors: W) -> ModelFiles<W> {
+        let [config_json, dna_vocab, rna_vocab, protein_vocab] = self.0;
+        ModelFiles { config_json, safetensors, dna_vocab, rna_vocab, protein_vocab }
+    }
+}
+
+impl<W> ModelFiles<W> {
     /// The vocabulary file's text of a modality.
     pub fn vocab(&self, m: Modality) -> &str {
         match m {
@@ -68,7 +90,7 @@ pub enum ModelError {
     #[error("{0}")]
     Vocab(#[from] VocabError),
     #[error("model.safetensors: {0}")]
-    Safetensors(#[source] safetensors::SafeTensorError),
+    Safetensors(#[source] HeaderError),
     #[error("model.safetensors: {0}")]
     Weights(#[from] LoadError),
 }

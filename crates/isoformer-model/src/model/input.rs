@@ -113,7 +113,7 @@ pub struct Tokenizers {
 
 impl Tokenizers {
     /// From the model directory's three vocab files and its config (token limits, DNA geometry).
-    pub fn from_files(files: &ModelFiles, config: &IsoformerConfig) -> Result<Self, ModelError> {
+    pub fn from_files<W>(files: &ModelFiles<W>, config: &IsoformerConfig) -> Result<Self, ModelError> {
         Ok(Self {
             dna: DnaTokenizer::from_vocab(files.vocab(Modality::Dna))?,
             rna: RnaTokenizer::from_vocab(files.vocab(Modality::Rna))?,
@@ -155,7 +155,7 @@ mod tests {
     fn tokenizers(config: &IsoformerConfig) -> Tokenizers {
         let files = ModelFiles {
             config_json: String::new(),
-            safetensors: Vec::new(),
+            safetensors: Vec::<u8>::new(),
             dna_vocab: include_str!("../../../../models/dna_vocab_list.txt").into(),
             rna_vocab: include_str!("../../../../models/rna_vocab_list.txt").into(),
             protein_vocab: include_str!("../../../../models/protein_vocab_list.txt").into(),

@@ -3,7 +3,7 @@
 use burn::tensor::Device;
 
 use crate::config::{ConfigError, IsoformerConfig};
-use crate::weights::SafetensorsSource;
+use crate::weights::{ReadAt, SafetensorsSource};
 
 use super::files::{ModelError, ModelFiles};
 use super::input::{Batch, Encoded, Example, InputError, InputErrorKind, Tokenizers};
@@ -18,7 +18,9 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self, ModelError> {
+    /// Build the model from its files; the weights are read one tensor at a time (for `W` a
+    /// reader, neither the file nor a second copy of it is ever whole in memory).
+    pub fn from_files<W: ReadAt>(files: &ModelFiles<W>, device: &Device) -> Result<Self, ModelError> {
         let config = IsoformerConfig::from_json(&files.config_json)?;
         let tokenizers = Tokenizers::from_files(files, &config)?;
         let source = SafetensorsSource::new(&files.safetensors).map_err(ModelError::Safetensors)?;
@@ -79,7 +81,7 @@ mod tests {
     fn files() -> ModelFiles {
         ModelFiles {
             config_json: include_str!("../../../../models/tiny/config.json").into(),
-            safetensors: Vec::new(),
+            safetensors: Vec::<u8>::new(),
             dna_vocab: include_str!("../../../../models/dna_vocab_list.txt").into(),
             rna_vocab: include_str!("../../../../models/rna_vocab_list.txt").into(),
             protein_vocab: include_str!("../../../../models/protein_vocab_list.txt").into(),

@@ -46,6 +46,9 @@ pub enum HeaderError {
     PastEnd { name: String, end: u64, data_len: u64 },
     #[error("tensors `{0}` and `{1}` overlap")]
     Overlap(String, String),
+    /// Checked by the model's loader after the header: a quantized parameter's companion.
+    #[error("tensor `{name}`: {detail}")]
+    Quantized { name: String, detail: String },
 }
 
 /// Largest header accepted, so that a corrupt length cannot make us allocate gigabytes.
