@@ -34,28 +34,29 @@ echo "wasm32 check: isoformer-model and isoformer-pipeline build for wasm32-unkn
 )
 
 # The page end to end: `trunk build`, served on 127.0.0.1, driven in headless Chromium
-# (tools/e2e_page.py): the bundled example's table must equal the native CLI's output within the
-# parity tolerance, bad inputs must give messages, no request may follow the model's load, and on
-# `prepare`'s output of the bundled examples with the demo model (picked as the user's own files)
-# the page's table must be the CLI's TSV byte for byte.
+# (tools/e2e_page.py). Its bundled example is the int8 demo model (models/demo-int8) and the
+# examples prepared for it (models/demo/example.tsv): first check both are what `prepare` and
+# `quantize` make today. The page's tables (the bundled example as TSV and as a FASTA triplet on
+# the CPU backend, two transcripts on WebGPU, the fp32 demo model picked as the user's own files)
+# must be the native CLI's for the same files, bad inputs must give messages, and no request may
+# follow the model's load.
 work=$(mktemp -d /tmp/isoformer-e2e-inputs.XXXXXX)
 # The binary `cargo test --workspace` built above (no second host build with other features).
 bin="${CARGO_TARGET_DIR:-target}/release/isoformer"
-"$bin" predict --model models/tiny --input models/tiny/example.tsv --output "$work/tiny.tsv"
 "$bin" prepare --genome examples/genome.fa.gz --annotation examples/genes.gtf --all --model models/demo \
-  --window 1024 -o "$work/examples.tsv"
-"$bin" predict --model models/demo --input "$work/examples.tsv" --output "$work/demo_predictions.tsv" -q
-# The int8 copy of the demo model (its accuracy gate on the same examples), for the page to load too.
-"$bin" quantize --model models/demo --calibration "$work/examples.tsv" -o "$work/demo-int8"
-"$bin" predict --model "$work/demo-int8" --input "$work/examples.tsv" --output "$work/demo_int8_predictions.tsv" -q
+  --window 1024 -o "$work/example.tsv"
+cmp "$work/example.tsv" models/demo/example.tsv || { echo "models/demo/example.tsv is not what prepare writes now: rerun the command in models/demo-int8/README.md" >&2; exit 1; }
+"$bin" quantize --model models/demo --calibration models/demo/example.tsv -o "$work/demo-int8"
+for f in config.json model.safetensors; do
+  cmp "$work/demo-int8/$f" "models/demo-int8/$f" || { echo "models/demo-int8/$f is not what quantize writes now: rerun the command in models/demo-int8/README.md" >&2; exit 1; }
+done
 (
   source tools/wasm-env.sh
   t0=$(date +%s)
   trunk build --locked
   echo "trunk build: $(( $(date +%s) - t0 )) s; dist/isoformer-web_bg.wasm $(stat -c %s dist/isoformer-web_bg.wasm) bytes"
   t0=$(date +%s)
-  python3 tools/e2e_page.py dist "$work/tiny.tsv" artifacts/page.png models/demo "$work/examples.tsv" "$work/demo_predictions.tsv" \
-    "$work/demo-int8" "$work/demo_int8_predictions.tsv"
+  python3 tools/e2e_page.py dist "$bin" artifacts/page.png
   echo "page test: $(( $(date +%s) - t0 )) s"
 )
 rm -rf "$work"

@@ -2,8 +2,13 @@
 const $ = (id) => document.getElementById(id);
 const MODEL_FILES = ["config.json", "model.safetensors", "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"];
 
+const FASTA_ROLES = ["dna", "rna", "protein"];
+const ROLE_NAME = { dna: "DNA", rna: "RNA", protein: "protein" };
+
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-const state = { workerReady: false, modelLoaded: false, input: null, busy: false, result: null };
+// `input`: what Predict sends, {kind: "tsv", name, text} or {kind: "fasta", dna, rna, protein}
+// (each {name, text}); `fasta`: the FASTA files picked so far, by role.
+const state = { workerReady: false, modelLoaded: false, input: null, fasta: {}, busy: false, result: null };
 
 function showError(text) {
   const el = $("error");
@@ -22,6 +27,7 @@ function loadModel(files, label) {
   state.result = null;
   $("results").hidden = true;
   $("model-status").textContent = `Loading ${label}…`;
+  $("model-units").hidden = true;
   showError("");
   refresh();
   const buffers = Object.values(files);
@@ -36,8 +42,13 @@ worker.onmessage = (event) => {
     state.modelLoaded = true;
     state.busy = false;
     const why = m.fallbackReason ? ` (WebGPU not used: ${m.fallbackReason})` : "";
-    $("model-status").textContent = `Model loaded on ${m.device} in ${(m.millis / 1000).toFixed(1)} s${why}.`;
+    $("model-status").textContent = `Model loaded on ${m.device} in ${(m.millis / 1000).toFixed(m.millis < 1000 ? 2 : 1)} s${why}.`;
     $("model-status").dataset.device = m.device;
+    // What the model's outputs are, from the model itself (its output names and the pipeline's
+    // reading of them), before anything is predicted.
+    const names = m.outputs.length > 4 ? `${m.outputs.slice(0, 2).join(", ")}, …, ${m.outputs[m.outputs.length - 1]}` : m.outputs.join(", ");
+    $("model-units").textContent = `Its ${m.outputs.length} outputs: ${names}. ${m.units}`;
+    $("model-units").hidden = false;
   } else if (m.type === "progress") {
     $("progress").hidden = false;
     $("progress").max = m.total;
@@ -46,7 +57,7 @@ worker.onmessage = (event) => {
   } else if (m.type === "result") {
     state.busy = false;
     state.result = m;
-    $("run-status").textContent = `${m.ids.length} transcripts predicted on ${m.device} in ${(m.millis / 1000).toFixed(2)} s.`;
+    $("run-status").textContent = `${m.ids.length} ${m.ids.length === 1 ? "transcript" : "transcripts"} predicted on ${m.device} in ${(m.millis / 1000).toFixed(2)} s.`;
     showResults(m);
   } else if (m.type === "error") {
     state.busy = false;
@@ -74,8 +85,11 @@ $("use-example").addEventListener("click", async () => {
     }
     const r = await fetch("example/example.tsv");
     if (!r.ok) throw new Error(`example/example.tsv: HTTP ${r.status}`);
-    state.input = { name: "example.tsv", text: await r.text() };
-    $("input-status").textContent = "Input: the bundled example.tsv (3 transcripts).";
+    const text = await r.text();
+    clearPickers();
+    state.input = { kind: "tsv", name: "example.tsv", text };
+    const rows = text.split("\n").filter((l) => l.length > 0).length - 1;
+    $("input-status").textContent = `Input: the bundled example.tsv (${rows} transcripts).`;
     loadModel(files, "the bundled example model");
   } catch (e) {
     showError(`Could not read the bundled example: ${e.message}`);
@@ -96,29 +110,68 @@ $("model-files").addEventListener("change", async (event) => {
   loadModel(files, picked.length === 5 ? "the picked model" : `the picked model (${picked.length - 5} other files ignored)`);
 });
 
+// A picked file as text, or null after showing why not (the page reads no gzip: neither the
+// TSV nor the FASTA readers it shares with the CLI see compressed bytes here).
+async function readText(f, expected) {
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    showError(`${f.name}: gzip-compressed; decompress it first (gunzip ${f.name}).`);
+    return null;
+  }
+  try {
+    return { name: f.name, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), bytes: bytes.length };
+  } catch {
+    showError(`${f.name}: not a text file (expected ${expected}).`);
+    return null;
+  }
+}
+
+function clearPickers() {
+  $("input-file").value = "";
+  for (const role of FASTA_ROLES) $(`fasta-${role}`).value = "";
+  state.fasta = {};
+}
+
 $("input-file").addEventListener("change", async (event) => {
   showError("");
   const f = event.target.files[0];
   if (!f) return;
-  const bytes = new Uint8Array(await f.arrayBuffer());
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    showError(`${f.name}: gzip-compressed; decompress it first (gunzip ${f.name}).`);
-    state.input = null;
+  for (const role of FASTA_ROLES) $(`fasta-${role}`).value = "";
+  state.fasta = {};
+  state.input = null;
+  const read = await readText(f, "a tab-separated table");
+  if (read) {
+    state.input = { kind: "tsv", name: read.name, text: read.text };
+    $("input-status").textContent = `Input: ${read.name} (${read.bytes} bytes).`;
   } else {
-    let text;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      showError(`${f.name}: not a text file (expected a tab-separated table).`);
-      state.input = null;
-      refresh();
-      return;
-    }
-    state.input = { name: f.name, text };
-    $("input-status").textContent = `Input: ${f.name} (${bytes.length} bytes).`;
+    $("input-status").textContent = "No input chosen.";
   }
   refresh();
 });
+
+for (const role of FASTA_ROLES) {
+  $(`fasta-${role}`).addEventListener("change", async (event) => {
+    showError("");
+    const f = event.target.files[0];
+    $("input-file").value = "";
+    state.input = null;
+    delete state.fasta[role];
+    if (f) {
+      const read = await readText(f, `a ${ROLE_NAME[role]} FASTA file`);
+      if (read) state.fasta[role] = read;
+    }
+    const missing = FASTA_ROLES.filter((r) => !state.fasta[r]);
+    const picked = FASTA_ROLES.filter((r) => state.fasta[r]).map((r) => `${ROLE_NAME[r]} ${state.fasta[r].name} (${state.fasta[r].bytes} bytes)`);
+    if (!missing.length) {
+      const [dna, rna, protein] = FASTA_ROLES.map((r) => ({ name: state.fasta[r].name, text: state.fasta[r].text }));
+      state.input = { kind: "fasta", dna, rna, protein };
+      $("input-status").textContent = `Input: FASTA ${picked.join(", ")}.`;
+    } else {
+      $("input-status").textContent = `FASTA picked: ${picked.join(", ") || "none"}; still to pick: ${missing.map((r) => ROLE_NAME[r]).join(", ")}.`;
+    }
+    refresh();
+  });
+}
 
 $("predict").addEventListener("click", () => {
   if (!state.input) return;
@@ -130,7 +183,7 @@ $("predict").addEventListener("click", () => {
   $("progress").value = 0;
   $("run-status").textContent = "Predicting…";
   refresh();
-  worker.postMessage({ type: "predict", name: state.input.name, text: state.input.text });
+  worker.postMessage({ type: "predict", input: state.input });
 });
 
 $("download").addEventListener("click", () => {
@@ -179,7 +232,7 @@ function drawHeatmap(m) {
   const rows = m.ids.length, cols = m.outputs.length;
   const canvas = $("heatmap");
   const ctx = canvas.getContext("2d");
-  const left = 140, top = 150, cell = Math.max(6, Math.min(26, Math.floor(700 / cols))), rowH = Math.max(4, Math.min(22, Math.floor(500 / rows)));
+  const left = 140, top = 150, cell = Math.max(6, Math.min(26, Math.floor(700 / cols))), rowH = Math.max(4, Math.min(22, Math.floor(720 / rows)));
   canvas.width = left + cols * cell + 120;
   canvas.height = top + Math.max(rows * rowH, 100) + 20;
   ctx.fillStyle = "#fff";

@@ -1,6 +1,7 @@
 // The model's thread: loads isoformer-web (wasm), builds the predictor from the files the page
 // read, predicts and reports progress. Messages in: {type: "load", files, backend},
-// {type: "predict", name, text}. Out: ready, loaded, progress, result, error.
+// {type: "predict", input} with input {kind: "tsv", name, text} or {kind: "fasta", dna, rna,
+// protein} (each {name, text}). Out: ready, loaded, progress, result, error.
 import init, { WebPredictor } from "./isoformer-web.js";
 
 let predictor = null;
@@ -23,11 +24,15 @@ self.onmessage = async (event) => {
       predictor = await WebPredictor.load(files, msg.backend);
       self.postMessage({
         type: "loaded", device: predictor.device, fallbackReason: predictor.fallbackReason ?? null,
-        outputs: predictor.outputs, millis: performance.now() - t0,
+        outputs: predictor.outputs, units: predictor.units, millis: performance.now() - t0,
       });
     } else if (msg.type === "predict") {
       if (!predictor) throw new Error("no model loaded");
-      const p = await predictor.predict(msg.name, msg.text, (done, total) => self.postMessage({ type: "progress", done, total }));
+      const progress = (done, total) => self.postMessage({ type: "progress", done, total });
+      const i = msg.input;
+      const p = i.kind === "fasta"
+        ? await predictor.predictFasta(i.dna.name, i.dna.text, i.rna.name, i.rna.text, i.protein.name, i.protein.text, progress)
+        : await predictor.predict(i.name, i.text, progress);
       self.postMessage({
         type: "result", ids: p.ids, outputs: p.outputs, values: p.values, tsv: p.tsv,
         warnings: p.warnings, units: p.units, millis: p.millis, device: predictor.device,

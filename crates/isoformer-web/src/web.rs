@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use burn::tensor::{Device, Tensor};
 use isoformer_model::model::{GatherError, ModelError};
 use isoformer_model::{ModelFiles, Predictor};
-use isoformer_pipeline::input::{InputError, Source, read_tsv};
+use isoformer_pipeline::input::{InputError, Records, Source, read_fasta_triplet, read_tsv};
 use isoformer_pipeline::job::{Job, JobError};
 use isoformer_pipeline::device_failure::DeviceFailure;
+use isoformer_pipeline::table::PredictionTable;
 use isoformer_pipeline::{DEFAULT_BATCH_SIZE, one_line};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -177,11 +178,44 @@ impl WebPredictor {
         self.predictor.output_names()
     }
 
+    /// What the model's outputs measure, in one sentence, decided from its output names by the
+    /// pipeline's `PredictionTable::units` (the sentence every `Prediction` carries).
+    #[wasm_bindgen(getter)]
+    pub fn units(&self) -> String {
+        let table = PredictionTable { outputs: self.predictor.output_names(), has_gene: false, rows: Vec::new() };
+        table.units().sentence().to_string()
+    }
+
     /// Predict every row of an input TSV (`name` is used in messages). `on_progress(done, total)`
     /// is called after each batch.
     pub async fn predict(&self, name: String, text: String, on_progress: Option<Function>) -> Result<Prediction, JsError> {
         self.predict_rows(&name, &text, on_progress.as_ref()).await.map_err(|e| JsError::new(&e.to_string()))
     }
+
+    /// Predict from three FASTA texts paired by record name, as `isoformer predict --dna --rna
+    /// --protein` reads them (each name is used in messages).
+    #[wasm_bindgen(js_name = predictFasta)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn predict_fasta(
+        &self,
+        dna_name: String,
+        dna: String,
+        rna_name: String,
+        rna: String,
+        protein_name: String,
+        protein: String,
+        on_progress: Option<Function>,
+    ) -> Result<Prediction, JsError> {
+        let triplet = FastaTriplet { dna: (&dna_name, &dna), rna: (&rna_name, &rna), protein: (&protein_name, &protein) };
+        self.predict_fasta_rows(triplet, on_progress.as_ref()).await.map_err(|e| JsError::new(&e.to_string()))
+    }
+}
+
+/// Three FASTA files' names (for messages) and texts.
+pub struct FastaTriplet<'a> {
+    pub dna: (&'a str, &'a str),
+    pub rna: (&'a str, &'a str),
+    pub protein: (&'a str, &'a str),
 }
 
 impl WebPredictor {
@@ -190,8 +224,23 @@ impl WebPredictor {
         &self.predictor
     }
 
+    /// Predict every row of an input TSV.
     pub async fn predict_rows(&self, name: &str, text: &str, on_progress: Option<&Function>) -> Result<Prediction, WebError> {
-        let records = read_tsv(Source::new(name, text.as_bytes()))?;
+        self.predict_records(read_tsv(Source::new(name, text.as_bytes()))?, on_progress).await
+    }
+
+    /// Predict the records of a FASTA triplet (`isoformer_pipeline::input::read_fasta_triplet`).
+    pub async fn predict_fasta_rows(&self, files: FastaTriplet<'_>, on_progress: Option<&Function>) -> Result<Prediction, WebError> {
+        fn source<'a>((name, text): (&str, &'a str)) -> Source<&'a [u8]> {
+            Source::new(name, text.as_bytes())
+        }
+        let records = read_fasta_triplet(source(files.dna), source(files.rna), source(files.protein))?;
+        self.predict_records(records, on_progress).await
+    }
+
+    /// What both inputs share: the job's batches on the device, read back asynchronously, and
+    /// the table as the CLI writes it.
+    async fn predict_records(&self, records: Records, on_progress: Option<&Function>) -> Result<Prediction, WebError> {
         let mut job = Job::new(&self.predictor, records, DEFAULT_BATCH_SIZE)?;
         let warnings = job.notices().iter().map(ToString::to_string).collect();
         let t0 = js_sys::Date::now();

@@ -1,7 +1,9 @@
 //! The native parity cases (crates/isoformer-model/tests/parity.rs), in headless Chromium: the tiny
 //! model stage by stage and one block of each encoder at the official width, against the PyTorch
 //! fixtures, on WebGPU (SwiftShader under `--enable-unsafe-webgpu`) and on burn's CPU backend,
-//! same tolerance; then the page's path (`WebPredictor`) on the bundled example and its errors.
+//! same tolerance; then the page's path (`WebPredictor`) on the tiny model's example (TSV and the
+//! same transcripts as a FASTA triplet) and its errors. (The page's bundled example is
+//! models/demo-int8; tools/e2e_page.py drives the page on it.)
 //! Run by tools/test.sh through wasm-bindgen-test-runner.
 #![cfg(target_arch = "wasm32")]
 
@@ -13,7 +15,7 @@ use isoformer_model::esm::EsmEncoder;
 use isoformer_model::kernels::parity;
 use isoformer_model::weights::{Loader, SeededSource, seeded_values};
 use isoformer_model::{ModelFiles, Predictor};
-use isoformer_web::web::{self, WebPredictor};
+use isoformer_web::web::{self, FastaTriplet, WebPredictor};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -278,4 +280,49 @@ async fn bad_inputs_give_readable_messages() {
     }
     let p = w.predict_rows("example.tsv", EXAMPLE, None).await.unwrap();
     assert_eq!(p.ids().len(), 3);
+}
+
+/// The tiny example's rows as the three FASTA texts `predict --dna --rna --protein` reads (the
+/// non-coding transcript with an empty protein record), but for tiny_tx3, whose protein spells
+/// `<mask>`: the TSV reader takes ESM-2 tokens written out, the FASTA reader does not.
+fn example_as_fasta() -> [String; 3] {
+    let mut lines = EXAMPLE.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut fasta = [String::new(), String::new(), String::new()];
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[column("protein")].contains('<') {
+            continue;
+        }
+        for (text, name) in fasta.iter_mut().zip(["dna", "rna", "protein"]) {
+            text.push_str(&format!(">{}\n", f[column("transcript_id")]));
+            if !f[column(name)].is_empty() {
+                text.push_str(&format!("{}\n", f[column(name)]));
+            }
+        }
+    }
+    fasta
+}
+
+/// The FASTA triplet through `WebPredictor` gives the TSV path's numbers, and its errors name the
+/// file and line; the units sentence at load is the one every prediction carries.
+#[wasm_bindgen_test]
+async fn page_predicts_a_fasta_triplet_on_cpu() {
+    let w = WebPredictor::load(files_object(None), "cpu".into()).await.unwrap();
+    let from_tsv = w.predict_rows("example.tsv", EXAMPLE, None).await.unwrap();
+    assert_eq!(w.units(), from_tsv.units());
+    assert_eq!(w.units(), "Predicted log(TPM+1) per tissue.");
+    let [dna, rna, protein] = example_as_fasta();
+    let triplet = FastaTriplet { dna: ("dna.fa", &dna), rna: ("rna.fa", &rna), protein: ("protein.fa", &protein) };
+    let p = w.predict_fasta_rows(triplet, None).await.unwrap();
+    assert_eq!(p.ids(), ["tiny_tx1", "tiny_tx2"]);
+    assert_eq!(p.values(), from_tsv.values()[..2 * 30]);
+    // FASTA input gives a gene_id column (empty without `gene:` words), as the CLI's does.
+    assert!(p.tsv().starts_with("transcript_id\tgene_id\tAdipose Tissue\t"), "{}", p.tsv());
+    let no_rna = rna.replacen(">tiny_tx2\n", ">other\n", 1);
+    let triplet = FastaTriplet { dna: ("dna.fa", &dna), rna: ("rna.fa", &no_rna), protein: ("protein.fa", &protein) };
+    let e = w.predict_fasta_rows(triplet, None).await.err().expect("accepted an unpaired RNA record").to_string();
+    console_log!("bad FASTA triplet message: {e}");
+    assert!(e.starts_with("rna.fa:3: record `other` has no DNA record in dna.fa"), "{e}");
 }
