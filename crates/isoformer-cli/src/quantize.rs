@@ -19,7 +19,7 @@ pub const HELP: &str = "EXAMPLES:\n  isoformer quantize --model models/demo --ca
 isoformer quantize --model official --scheme int4 --block 32 -o official-int4\n\n\
 SCHEMES (symmetric, so zero stays zero):\n  \
 int8  one f32 scale per output channel (max |w| / 127): a quarter of the f32 bytes.\n  \
-int4  one f32 scale per block of --block values along each output channel (max |w| / 7), two values \
+int4  one f32 scale per block of --block values along each output channel (the one of least squared error between 0.7 and 1 times max |w| / 7), two values \
 a byte: about 1/8 + 1/(2 x block) of the f32 bytes. A channel whose length is not a multiple of the \
 block is stored int8.\n\
 Weights with at least 4,096 values are quantized; vectors, token embeddings, the head, Enformer's \
