@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use clap::ValueEnum;
 use isoformer_io::open_input;
 use isoformer_model::quant::{self, Scheme};
-use isoformer_model::{Modality, ModelFiles, Predictor};
+use isoformer_model::{IsoformerConfig, Modality, ModelFiles, Predictor};
 use isoformer_pipeline::input::{Source, read_tsv};
 use isoformer_pipeline::model_dir::read_files;
 
@@ -104,20 +104,18 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     if args.output.exists() {
         bail!("{}: already exists; quantize writes a new model directory", args.output.display());
     }
+    let files = read_files(&args.model)?;
+    if let Some(q) = &IsoformerConfig::from_json(&files.config_json)?.isoformer_quantization {
+        bail!("{}: already quantized ({q}); quantize its fp32 original", args.model.display());
+    }
     let calibration = args.calibration.clone().unwrap_or_else(|| args.model.join("example.tsv"));
     if !calibration.exists() {
         bail!("{}: no calibration set; give --calibration TSV (predict's input format)", calibration.display());
     }
-    let files = read_files(&args.model)?;
     let (weights, summary) =
         quant::quantize_safetensors(&files.safetensors, scheme).with_context(|| format!("{}: model.safetensors", args.model.display()))?;
-    let mut config: serde_json::Value = serde_json::from_str(&files.config_json).context("config.json")?;
-    config
-        .as_object_mut()
-        .ok_or_else(|| anyhow!("{}: config.json is not an object", args.model.display()))?
-        .insert("isoformer_quantization".into(), scheme.name().into());
     let quantized = ModelFiles {
-        config_json: serde_json::to_string_pretty(&config)? + "\n",
+        config_json: with_scheme(&files.config_json, &scheme).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?,
         safetensors: weights,
         dna_vocab: files.dna_vocab.clone(),
         rna_vocab: files.rna_vocab.clone(),
@@ -136,6 +134,20 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     );
 
     gate_and_write(&files, &quantized, &calibration, &args.output, args.force)
+}
+
+/// `config.json` with `"isoformer_quantization": scheme` added as its last field, the rest of
+/// the text as it was (re-printing would change the digits of floats that do not round-trip).
+fn with_scheme(config_json: &str, scheme: &Scheme) -> Result<String> {
+    let fields = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config_json).context("not a JSON object")?;
+    let body = config_json.trim_end().strip_suffix('}').ok_or_else(|| anyhow!("does not end with '}}'"))?.trim_end();
+    anyhow::ensure!(!fields.contains_key("isoformer_quantization"), "already has an isoformer_quantization field");
+    let comma = if fields.is_empty() { "" } else { "," };
+    let text = format!("{body}{comma}\n  \"isoformer_quantization\": \"{}\"\n}}\n", scheme.name());
+    let mut expected = fields;
+    expected.insert("isoformer_quantization".into(), scheme.name().into());
+    anyhow::ensure!(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).ok() == Some(expected), "cannot add a field to it");
+    Ok(text)
 }
 
 /// Run both models on `calibration`, print the comparison, and write `quantized` to `output`

@@ -399,6 +399,12 @@ fn quantized_models_load_and_tampered_scales_are_named() {
     assert!(stderr.contains("overall (3 transcripts): cosine 0.99"), "{stderr}");
     let config = std::fs::read_to_string(dir.join("tiny-int8/config.json")).unwrap();
     assert!(config.contains("\"isoformer_quantization\": \"int8-per-channel\""), "{config}");
+    // The rest of config.json is the original's text (floats keep their digits).
+    let original_config = std::fs::read_to_string(format!("{}/config.json", tiny())).unwrap();
+    assert!(config.starts_with(original_config.trim_end().trim_end_matches('}').trim_end()), "{config}");
+    // A quantized directory is not quantized again.
+    let twice = isoformer(&["quantize", "-m", "tiny-int8", "-o", "tiny-int8-again", "--scheme", "int4"], &dir);
+    assert!(!twice.status.success() && String::from_utf8_lossy(&twice.stderr).contains("already quantized (int8-per-channel)"));
     let example = format!("{}/example.tsv", tiny());
     let original = isoformer(&["predict", "-m", &tiny(), "-i", &example, "-o", "-"], &dir);
     let int8 = isoformer(&["predict", "-m", "tiny-int8", "-i", &example, "-o", "-"], &dir);
