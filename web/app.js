@@ -21,6 +21,10 @@ function refresh() {
   document.body.dataset.state = state.busy ? "busy" : state.result ? "done" : state.modelLoaded ? "loaded" : "idle";
 }
 
+function mib(bytes) {
+  return `${Math.round(bytes / 1048576)} MiB`;
+}
+
 function loadModel(files, label) {
   state.modelLoaded = false;
   state.busy = true;
@@ -30,7 +34,8 @@ function loadModel(files, label) {
   $("model-units").hidden = true;
   showError("");
   refresh();
-  const buffers = Object.values(files);
+  // ArrayBuffers move to the worker; the weights go as a Blob/File, read there in slices.
+  const buffers = Object.values(files).filter((v) => v instanceof ArrayBuffer);
   worker.postMessage({ type: "load", files, backend: $("backend").value }, buffers);
 }
 
@@ -42,7 +47,8 @@ worker.onmessage = (event) => {
     state.modelLoaded = true;
     state.busy = false;
     const why = m.fallbackReason ? ` (WebGPU not used: ${m.fallbackReason})` : "";
-    $("model-status").textContent = `Model loaded on ${m.device} in ${(m.millis / 1000).toFixed(m.millis < 1000 ? 2 : 1)} s${why}.`;
+    $("model-status").textContent = `Model loaded on ${m.device} in ${(m.millis / 1000).toFixed(m.millis < 1000 ? 2 : 1)} s${why}; WebAssembly memory ${mib(m.wasmBytes)}.`;
+    $("model-status").dataset.wasmBytes = m.wasmBytes;
     $("model-status").dataset.device = m.device;
     // What the model's outputs are, from the model itself (its output names and the pipeline's
     // reading of them), before anything is predicted.
@@ -57,7 +63,9 @@ worker.onmessage = (event) => {
   } else if (m.type === "result") {
     state.busy = false;
     state.result = m;
-    $("run-status").textContent = `${m.ids.length} ${m.ids.length === 1 ? "transcript" : "transcripts"} predicted on ${m.device} in ${(m.millis / 1000).toFixed(2)} s.`;
+    $("run-status").textContent = `${m.ids.length} ${m.ids.length === 1 ? "transcript" : "transcripts"} predicted on ${m.device} in ${(m.millis / 1000).toFixed(2)} s; WebAssembly memory ${mib(m.wasmBytes)}.`;
+    $("run-status").dataset.millis = m.millis;
+    $("run-status").dataset.wasmBytes = m.wasmBytes;
     showResults(m);
   } else if (m.type === "error") {
     state.busy = false;
@@ -81,7 +89,7 @@ $("use-example").addEventListener("click", async () => {
     for (const name of MODEL_FILES) {
       const r = await fetch(`example/${name}`);
       if (!r.ok) throw new Error(`example/${name}: HTTP ${r.status}`);
-      files[name] = await r.arrayBuffer();
+      files[name] = name === "model.safetensors" ? await r.blob() : await r.arrayBuffer();
     }
     const r = await fetch("example/example.tsv");
     if (!r.ok) throw new Error(`example/example.tsv: HTTP ${r.status}`);
@@ -106,7 +114,7 @@ $("model-files").addEventListener("change", async (event) => {
     return;
   }
   const files = {};
-  for (const name of MODEL_FILES) files[name] = await byName.get(name).arrayBuffer();
+  for (const name of MODEL_FILES) files[name] = name === "model.safetensors" ? byName.get(name) : await byName.get(name).arrayBuffer();
   loadModel(files, picked.length === 5 ? "the picked model" : `the picked model (${picked.length - 5} other files ignored)`);
 });
 

@@ -7,6 +7,11 @@ import init, { WebPredictor } from "./isoformer-web.js";
 let predictor = null;
 const ready = init({ module_or_path: new URL("./isoformer-web_bg.wasm", import.meta.url) });
 
+// The WebAssembly memory's size: it only grows, so this is the peak so far.
+async function wasmBytes() {
+  return (await ready).memory.buffer.byteLength;
+}
+
 function message(e) {
   if (e instanceof Error) return e.message;
   return String(e);
@@ -18,13 +23,15 @@ self.onmessage = async (event) => {
     await ready;
     if (msg.type === "load") {
       if (predictor) { predictor.free(); predictor = null; }
+      // Text files arrive as ArrayBuffers; model.safetensors as a Blob or File, which the model
+      // reads in slices while it loads (never whole in wasm memory).
       const files = {};
-      for (const [name, buf] of Object.entries(msg.files)) files[name] = new Uint8Array(buf);
+      for (const [name, v] of Object.entries(msg.files)) files[name] = v instanceof ArrayBuffer ? new Uint8Array(v) : v;
       const t0 = performance.now();
       predictor = await WebPredictor.load(files, msg.backend);
       self.postMessage({
         type: "loaded", device: predictor.device, fallbackReason: predictor.fallbackReason ?? null,
-        outputs: predictor.outputs, units: predictor.units, millis: performance.now() - t0,
+        outputs: predictor.outputs, units: predictor.units, millis: performance.now() - t0, wasmBytes: await wasmBytes(),
       });
     } else if (msg.type === "predict") {
       if (!predictor) throw new Error("no model loaded");
@@ -35,7 +42,7 @@ self.onmessage = async (event) => {
         : await predictor.predict(i.name, i.text, progress);
       self.postMessage({
         type: "result", ids: p.ids, outputs: p.outputs, values: p.values, tsv: p.tsv,
-        warnings: p.warnings, units: p.units, millis: p.millis, device: predictor.device,
+        warnings: p.warnings, units: p.units, millis: p.millis, device: predictor.device, wasmBytes: await wasmBytes(),
       });
       p.free();
     }

@@ -10,6 +10,8 @@ use isoformer_pipeline::job::{Job, JobError};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::table::PredictionTable;
 use isoformer_pipeline::{DEFAULT_BATCH_SIZE, one_line};
+
+use crate::weights::{JsBlob, NoSyncReader, WebWeights};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -58,6 +60,8 @@ pub enum WebError {
     Job(#[from] JobError),
     #[error("{0}")]
     Device(#[from] DeviceFailure),
+    #[error(transparent)]
+    Slices(#[from] NoSyncReader),
 }
 
 fn get(target: &JsValue, key: &str) -> Option<JsValue> {
@@ -124,20 +128,29 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, WebError
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| WebError::Readback { detail: format!("{e:?}") })
 }
 
-/// Gather a model directory from a JS object `{ "config.json": Uint8Array, ... }`.
-pub fn files_from_object(files: &Object) -> Result<ModelFiles, WebError> {
-    Ok(ModelFiles::gather(|name| match get(files, name) {
+/// Gather a model directory from a JS object `{ "config.json": Uint8Array, ... }` whose
+/// `model.safetensors` is a `Uint8Array` or a `Blob`/`File` (read in slices as the model loads:
+/// a worker only).
+pub fn files_from_object(files: &Object) -> Result<ModelFiles<WebWeights>, WebError> {
+    let weights = match get(files, ModelFiles::WEIGHTS) {
+        Some(v) if v.is_instance_of::<Uint8Array>() => WebWeights::Bytes(Uint8Array::from(v).to_vec()),
+        Some(v) if v.is_instance_of::<JsBlob>() => WebWeights::blob(v.unchecked_into())?,
+        Some(_) => return Err(GatherError::Read { file: ModelFiles::WEIGHTS, source: MissingFile::NotBytes }.into()),
+        None => return Err(GatherError::Read { file: ModelFiles::WEIGHTS, source: MissingFile::Absent }.into()),
+    };
+    let text = |name: &str| match get(files, name) {
         Some(v) if v.is_instance_of::<Uint8Array>() => Ok(Uint8Array::from(v).to_vec()),
         Some(_) => Err(MissingFile::NotBytes),
         None => Err(MissingFile::Absent),
-    })?)
+    };
+    Ok(ModelFiles::gather_with(text, weights)?)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum MissingFile {
     #[error("the model directory has no such file (pick all five: config.json, model.safetensors and the three *_vocab_list.txt)")]
     Absent,
-    #[error("not given as bytes")]
+    #[error("not given as bytes (nor, for model.safetensors, as a Blob or File)")]
     NotBytes,
 }
 
@@ -151,7 +164,8 @@ pub struct WebPredictor {
 
 #[wasm_bindgen]
 impl WebPredictor {
-    /// Build a predictor from a model directory's files (`{ "config.json": Uint8Array, ... }`)
+    /// Build a predictor from a model directory's files (`{ "config.json": Uint8Array, ...,
+    /// "model.safetensors": Uint8Array | Blob | File }`)
     /// on `backend` (`auto`, `webgpu` or `cpu`).
     pub async fn load(files: Object, backend: String) -> Result<WebPredictor, JsError> {
         let files = files_from_object(&files).map_err(|e| JsError::new(&e.to_string()))?;
