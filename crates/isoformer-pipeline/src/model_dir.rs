@@ -41,10 +41,8 @@ fn gather_error(dir: &Path, e: GatherError<std::io::Error>) -> ModelDirError {
 /// Read a model directory and build the predictor on `device`. The weights are read one tensor
 /// at a time ([`WeightsFile`]), so loading never holds the file and the model at once.
 pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Predictor, ModelDirError> {
-    let path = dir.join(ModelFiles::WEIGHTS);
-    let read = |source| ModelDirError::Read { path: path.clone(), source };
-    let weights = WeightsFile::open(&path).map_err(read)?;
-    let files = ModelFiles::gather_with(|name| std::fs::read(dir.join(name)), weights).map_err(|e| gather_error(dir, e))?;
+    let files = ModelFiles::gather_with(|name| std::fs::read(dir.join(name)), || WeightsFile::open(&dir.join(ModelFiles::WEIGHTS)))
+        .map_err(|e| gather_error(dir, e))?;
     Predictor::from_files(&files, device).map_err(|source| ModelDirError::Load { dir: dir.into(), source })
 }
 

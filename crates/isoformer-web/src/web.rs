@@ -143,7 +143,7 @@ pub fn files_from_object(files: &Object) -> Result<ModelFiles<WebWeights>, WebEr
         Some(_) => Err(MissingFile::NotBytes),
         None => Err(MissingFile::Absent),
     };
-    Ok(ModelFiles::gather_with(text, weights)?)
+    Ok(ModelFiles::gather_with(text, || Ok(weights))?)
 }
 
 #[derive(Debug, thiserror::Error)]

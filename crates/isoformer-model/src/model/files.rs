@@ -34,9 +34,10 @@ impl ModelFiles {
 }
 
 impl<W: ReadAt> ModelFiles<W> {
-    /// The four text files through `read(file name)`, the weights through `weights`.
-    pub fn gather_with<E>(mut read: impl FnMut(&str) -> Result<Vec<u8>, E>, weights: W) -> Result<Self, GatherError<E>> {
-        Ok(Texts::gather(&mut read)?.with(weights))
+    /// The four text files through `read(file name)`, then the weights through `open`.
+    pub fn gather_with<E>(mut read: impl FnMut(&str) -> Result<Vec<u8>, E>, open: impl FnOnce() -> Result<W, E>) -> Result<Self, GatherError<E>> {
+        let texts = Texts::gather(&mut read)?;
+        Ok(texts.with(open().map_err(|e| GatherError::Read { file: ModelFiles::WEIGHTS, source: e })?))
     }
 }
 
