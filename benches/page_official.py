@@ -24,11 +24,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-from e2e_page import (ABS, REL, CHROMEDRIVER, MODEL_FILES, Server, WebDriver, free_port, network_requests,  # noqa: E402
-                      read_tsv, table_text, wait_for)
+from e2e_page import (ABS, REL, MODEL_FILES, Server, WebDriver, network_requests, read_tsv,  # noqa: E402
+                      start_chromedriver, table_text, wait_for)
 
 
 def chromium_rss():
@@ -81,15 +80,8 @@ def main():
     want = read_tsv(native)
     server = Server(dist)
     work = tempfile.mkdtemp(prefix="isoformer-page-official.")
-    port = free_port()
-    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver, port = start_chromedriver()
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
         for backend in backends:
             wd = WebDriver(port)
             wd.start(os.path.join(work, f"profile-{backend}"))

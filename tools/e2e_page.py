@@ -148,6 +148,19 @@ class WebDriver:
                 self.session = None
 
 
+def start_chromedriver():
+    """chromedriver on a free port, once it answers: (process, port)."""
+    port = free_port()
+    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return driver, port
+
+
 def wait_for(wd, script, what, timeout=600):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -377,17 +390,10 @@ def main():
     want_example = cli.predict(INT8, "--input", EXAMPLE)
     want_fasta = cli.predict(INT8, "--dna", full_fasta[0], "--rna", full_fasta[1], "--protein", full_fasta[2])
     want_subset = cli.predict(INT8, "--dna", subset_fasta[0], "--rna", subset_fasta[1], "--protein", subset_fasta[2])
-    driver_port = free_port()
-    driver = subprocess.Popen([CHROMEDRIVER, f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver, driver_port = start_chromedriver()
     wd = WebDriver(driver_port)
     failed = True
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
         wd.start(os.path.join(work, "profile"))
         t0 = time.time()
         wd.call("POST", "/url", {"url": f"http://127.0.0.1:{server.port}/index.html"})
