@@ -8,7 +8,7 @@ usage: page_official.py DIST MODEL_DIR INPUT_TSV ISOFORMER [BACKEND ...]
 DIST is `trunk build`'s output, MODEL_DIR a model directory (e.g. the int8 copy of
 `isoformer-bench official-model`: random weights, official sizes), INPUT_TSV one transcript in
 `prepare`'s format, ISOFORMER the native CLI, whose CPU prediction of the same files the page's
-table must equal within the parity tolerance. BACKENDs: webgpu, cpu (default both).
+table must equal within the parity tolerance. BACKENDs: webgpu, cpu (default both). PAGE_TIMEOUT: seconds a prediction may take (3600).
 
 Printed per backend, one JSON line: the load and prediction times the page reports, the
 WebAssembly memory after each, the peak resident memory of Chromium's renderer processes (where
@@ -111,7 +111,12 @@ def run(wd, server, backend, model, tsv, want):
     wd.send_file("#input-file", os.path.abspath(tsv))
     wait_for(wd, "return document.getElementById('input-status').textContent.startsWith('Input:')", "the input")
     wd.click("#predict")
-    wait_for(wd, "return document.body.dataset.state === 'done' || !document.getElementById('error').hidden", "the prediction", timeout=3600)
+    limit = int(os.environ.get("PAGE_TIMEOUT", "3600"))
+    try:
+        wait_for(wd, "return document.body.dataset.state === 'done' || !document.getElementById('error').hidden", "the prediction", timeout=limit)
+    except AssertionError:
+        return {"backend": backend, **load, "peak_rss_mib": peak.stop(), "error": f"no prediction after {limit} s (PAGE_TIMEOUT)",
+                "run_status": wd.js("return document.getElementById('run-status').textContent")}
     rss = peak.stop()
     err = wd.js("const e = document.getElementById('error'); return e.hidden ? null : e.textContent")
     result = {"backend": backend, **load, "peak_rss_mib": rss,
