@@ -34,6 +34,8 @@ pub struct KeyMask {
     padded: Option<Tensor<2, Bool>>,
     /// Valid keys per row when every row's padding is at its end (what the kernel reads).
     lengths: Option<Vec<u32>>,
+    /// Whether some row has no valid key (it attends uniformly: only the reference does that).
+    empty_row: bool,
 }
 
 impl KeyMask {
@@ -47,10 +49,11 @@ impl KeyMask {
                 flags[len..].iter().all(|&p| p).then_some(len as u32)
             })
             .collect();
+        let empty_row = keys == 0 || padded.chunks(keys).any(|row| row.iter().all(|&p| p));
         if !padded.iter().any(|&p| p) {
-            return Self { padded: None, lengths };
+            return Self { padded: None, lengths, empty_row };
         }
-        Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)), lengths }
+        Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)), lengths, empty_row }
     }
 
     /// `valid[b][j]` false (or absent: rows shorter than `keys`) = key `j` of row `b` is padding.
@@ -100,7 +103,26 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
         );
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
+    if runs_flex_attention(&q.device()) && !mask.empty_row {
+        return flex(q, k, v, mask, scale);
+    }
     reference(q, k, v, mask, scale)
+}
+
+/// Whether [`attention`] takes burn's own attention op: on the flex CPU backend without
+/// autodiff. flex tiles it over the keys with an online softmax where the scores would not fit
+/// in cache (`burn_flex::ops::attention`), so NT-v2's 2,048² scores per head are never written.
+fn runs_flex_attention(device: &Device) -> bool {
+    matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) && !device.is_autodiff()
+}
+
+/// [`attention`] through `burn::tensor::module::attention` (every row has a valid key).
+fn flex(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
+    let [b, _, _, d] = q.dims();
+    let m = k.dims()[2];
+    let options = burn::tensor::ops::AttentionModuleOptions { scale: Some(1.0 / scale.divisor(d)), softcap: None, is_causal: false };
+    let padded = mask.padded.clone().map(|p| p.reshape([b, 1, 1, m]));
+    burn::tensor::module::attention(q, k, v, padded, None, options)
 }
 
 /// [`attention`] in plain burn ops: the scores as one `(b, h, n, m)` tensor, masked, softmax.
