@@ -15,7 +15,10 @@
 //! On wgpu (the `wgsl` feature) [`attention`] runs `shaders/flash_attention.wgsl` instead, which
 //! never writes the scores: at NT-v2's 2,048 tokens and 16 heads they are 268 MB, over the 128
 //! MiB a WebGPU storage binding is guaranteed. It reads the mask as a length per row, so a mask
-//! whose padding is not at the end of its row takes the reference path.
+//! whose padding is not at the end of its row takes the reference path. On the flex CPU backend
+//! it calls burn's own attention op, which tiles large score matrices over the keys with an
+//! online softmax; a row with no valid key takes the reference (the op does not attend
+//! uniformly there).
 
 use burn::tensor::{Bool, Device, Tensor, TensorData, activation};
 
