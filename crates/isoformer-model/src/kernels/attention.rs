@@ -36,6 +36,7 @@ pub struct KeyMask {
     /// `(b, keys)`, true = padding; `None` when no key is padding (nothing to mask).
     padded: Option<Tensor<2, Bool>>,
     /// Valid keys per row when every row's padding is at its end (what the kernel reads).
+    #[cfg_attr(not(feature = "wgsl"), allow(dead_code))]
     lengths: Option<Vec<u32>>,
     /// Whether some row has no valid key (it attends uniformly: only the reference does that).
     empty_row: bool,
