@@ -240,6 +240,27 @@ async fn page_predicts_the_example_on_webgpu() {
     }
 }
 
+/// A quantized copy (int8, and int4 in blocks of 8) made in the browser by the same code as
+/// `isoformer quantize` loads through the page's path and predicts the example close to the f32
+/// model (the weights are dequantized as they load, so only the rounding of the weights differs).
+#[wasm_bindgen_test]
+async fn quantized_models_load_and_predict_in_the_browser() {
+    use isoformer_model::quant::{Scheme, quantize_safetensors};
+    let f32_model = WebPredictor::load(files_object(None), "cpu".into()).await.unwrap();
+    let want = f32_model.predict_rows("example.tsv", EXAMPLE, None).await.unwrap().values();
+    for (scheme, bound) in [(Scheme::Int8, 0.05), (Scheme::Int4 { block: 8 }, 0.5)] {
+        let (bytes, summary) = quantize_safetensors(WEIGHTS, scheme).unwrap();
+        assert!(summary.quantized > 0 && bytes.len() < WEIGHTS.len());
+        let o = files_object(None);
+        Reflect::set(&o, &JsValue::from_str("model.safetensors"), &Uint8Array::from(&bytes[..]).into()).unwrap();
+        let w = WebPredictor::load(o, "cpu".into()).await.unwrap_or_else(|_| panic!("{scheme:?} model did not load"));
+        let got = w.predict_rows("example.tsv", EXAMPLE, None).await.unwrap().values();
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        console_log!("{} in the browser: max |Δ| against f32 {worst:.3e} ({} of {} bytes)", scheme.name(), bytes.len(), WEIGHTS.len());
+        assert!(worst > 0.0 && worst < bound, "{scheme:?}: max |Δ| {worst}");
+    }
+}
+
 fn load_error(r: Result<WebPredictor, wasm_bindgen::JsError>) -> String {
     match r {
         Ok(_) => panic!("loaded a broken model"),
