@@ -211,7 +211,8 @@ fn compare_parts(gpu: &Parts, cpu: &Parts) -> serde_json::Value {
 
 /// `isoformer-bench limited-forward`: the official geometry (196,608 bp, `--rna-tokens`,
 /// `--protein-tokens`) with seeded weights, on the CPU and on the WebGPU-limited device
-/// (`--kernels off`: the reference path everywhere); compares the two and prints one JSON line.
+/// (`--kernels off`: the reference path everywhere; `--register off`: burn's matmul and conv1d
+/// instead of the register-blocked kernels); compares the two and prints one JSON line.
 pub fn limited_forward(args: &Args) -> Result<()> {
     let cfg = IsoformerConfig::default();
     let rna_tokens = args.num("rna-tokens", 2048)?;
@@ -222,6 +223,13 @@ pub fn limited_forward(args: &Args) -> Result<()> {
         "always" => WgslUse::Always,
         "off" => WgslUse::Never,
         other => bail!("--kernels {other:?}: on, always or off"),
+    });
+    // `--register on` (the default: lavapipe is a WebGPU on the CPU, as the CLI detects): the
+    // register-blocked matmul and conv1d kernels under `--kernels on`; `off`: burn's own.
+    isoformer_model::kernels::set_cpu_adapter(match args.get("register", "on").as_str() {
+        "on" => true,
+        "off" => false,
+        other => bail!("--register {other:?}: on or off"),
     });
     let vocab = |f: &str| std::fs::read_to_string(crate::root().join("models").join(f)).with_context(|| format!("models/{f}"));
     let dna_tok = isoformer_model::tokenizer::DnaTokenizer::from_vocab(&vocab("dna_vocab_list.txt")?)?;
@@ -246,7 +254,8 @@ pub fn limited_forward(args: &Args) -> Result<()> {
         "{}",
         serde_json::json!({
             "workload": "official forward, seeded weights", "dna_bp": 196_608, "rna_tokens": rna.len(),
-            "protein_tokens": protein.len(), "kernels": args.get("kernels", "on"), "device": args.get("device", "webgpu-limited"),
+            "protein_tokens": protein.len(), "kernels": args.get("kernels", "on"), "register": args.get("register", "on"),
+            "device": args.get("device", "webgpu-limited"),
             "gpu_s": gpu_run.as_ref().ok().map(|r| r.1), "cpu_s": cpu_s,
             "largest_buffer_bytes": largest, "peak_reserved_bytes": peak,
             "from_dna_embeddings": from_dna, "parts": parts, "within_1e-4": within,

@@ -3,6 +3,8 @@
 //!
 //!     isoformer-bench run --workload enformer --backend flex --weights benches/weights --reps 3
 //!     isoformer-bench sgemm --backend ndarray
+//!     isoformer-bench sgemm --backend wgpu --path kernel --n 1024   (the WGSL matmul of CPU adapters)
+//!     isoformer-bench conv --backend wgpu --path kernel --len 2048   (the WGSL conv1d, one tower conv)
 //!     isoformer-bench flops
 //!     isoformer-bench kernels --shape nt-self --path kernel     (wgpu rows: see kernels.rs)
 //!     isoformer-bench limited-forward
@@ -53,7 +55,7 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut it = std::env::args().skip(1);
-        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|flops|kernels|limited-forward|official-model [--flag value]..."))?;
+        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|conv|flops|kernels|limited-forward|official-model [--flag value]..."))?;
         let mut flags = BTreeMap::new();
         while let Some(k) = it.next() {
             let key = k.strip_prefix("--").ok_or_else(|| anyhow!("expected a --flag, got {k:?}"))?.to_string();
@@ -81,12 +83,13 @@ fn run() -> Result<()> {
             println!("{}", serde_json::to_string(&table)?);
             Ok(())
         }
-        "sgemm" => sgemm(&device(&args.get("backend", "flex"))?, args.num("n", 2048)?, args.num("reps", 5)?),
+        "sgemm" => sgemm(&device(&args.get("backend", "flex"))?, args.num("n", 2048)?, args.num("reps", 5)?, &args.get("path", "burn")),
+        "conv" => conv(&device(&args.get("backend", "flex"))?, &args),
         "run" => bench(&args),
         "kernels" => kernels::kernels(&args),
         "limited-forward" => kernels::limited_forward(&args),
         "official-model" => official::official_model(&args),
-        other => bail!("unknown command {other:?} (run, sgemm, flops, kernels, limited-forward, official-model)"),
+        other => bail!("unknown command {other:?} (run, sgemm, conv, flops, kernels, limited-forward, official-model)"),
     }
 }
 
@@ -118,7 +121,11 @@ fn reset_peak_rss() -> Result<()> {
 }
 
 /// Plain SGEMM `n×n · n×n`, the machine's reachable peak on this backend.
-fn sgemm(device: &Device, n: usize, reps: usize) -> Result<()> {
+/// `--path kernel`: the register-blocked WGSL matmul (wgpu only; `shaders/matmul.wgsl`).
+fn sgemm(device: &Device, n: usize, reps: usize, path: &str) -> Result<()> {
+    if path == "kernel" {
+        isoformer_model::kernels::set_wgsl_use(isoformer_model::kernels::WgslUse::Always);
+    }
     let mut times = Vec::new();
     let mut checksum = 0.0;
     for rep in 0..=reps {
@@ -127,7 +134,12 @@ fn sgemm(device: &Device, n: usize, reps: usize) -> Result<()> {
         let b = Tensor::<2>::random([n, n], burn::tensor::Distribution::Default, device);
         let _ = (a.clone().sum() + b.clone().sum()).into_data();
         let t = Instant::now();
-        let c = a.matmul(b).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
+        let c = match path {
+            "burn" => a.matmul(b),
+            "kernel" => isoformer_model::kernels::matmul::matmul(a.unsqueeze::<3>(), b.unsqueeze::<3>()).squeeze::<2>(),
+            other => bail!("unknown --path {other:?} (burn, kernel)"),
+        };
+        let c = c.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
         if rep > 0 {
             times.push(t.elapsed().as_secs_f64());
         }
@@ -137,6 +149,39 @@ fn sgemm(device: &Device, n: usize, reps: usize) -> Result<()> {
     let best = times.iter().copied().fold(f64::INFINITY, f64::min);
     let flops = 2.0 * (n as f64).powi(3);
     println!("{}", serde_json::json!({"n": n, "times_s": times, "gflops": flops / best / 1e9, "mean_over_expected": checksum}));
+    Ok(())
+}
+
+/// One convolution of Enformer's conv tower (`--cin`, `--cout`, `--k`, `--len`, one row) by burn
+/// (`--path burn`) or the register-blocked WGSL kernel (`--path kernel`, wgpu only;
+/// `shaders/conv1d.wgsl`).
+fn conv(device: &Device, args: &Args) -> Result<()> {
+    use isoformer_model::kernels::{self, conv1d};
+    let (cin, cout, k, len, reps) = (args.num("cin", 768)?, args.num("cout", 768)?, args.num("k", 5)?, args.num("len", 4096)?, args.num("reps", 3)?);
+    let path = args.get("path", "burn");
+    if path == "kernel" {
+        kernels::set_wgsl_use(kernels::WgslUse::Always);
+    }
+    let x = Tensor::<3>::random([1, cin, len], burn::tensor::Distribution::Default, device);
+    let w = Tensor::<3>::random([cout, cin, k], burn::tensor::Distribution::Default, device);
+    let b = Tensor::<1>::random([cout], burn::tensor::Distribution::Default, device);
+    let (mut times, mut out) = (Vec::new(), Vec::new());
+    for rep in 0..=reps {
+        let t = Instant::now();
+        let y = match path.as_str() {
+            "burn" => conv1d::reference(x.clone(), w.clone(), b.clone()),
+            "kernel" => conv1d::conv1d(x.clone(), w.clone(), b.clone()),
+            other => bail!("unknown --path {other:?} (burn, kernel)"),
+        };
+        out = y.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
+        if rep > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let flops = 2.0 * (cin * cout * k * len) as f64;
+    let sum: f64 = out.iter().map(|&v| v as f64).sum();
+    println!("{}", serde_json::json!({"cin": cin, "cout": cout, "k": k, "len": len, "path": path, "times_s": times, "gflops": flops / best / 1e9, "out_sum": sum}));
     Ok(())
 }
 

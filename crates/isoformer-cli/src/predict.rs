@@ -36,7 +36,14 @@ pub fn device(arg: DeviceArg) -> Result<Device> {
                 Device::wgpu_options().init_with_setup().map_err(|e| anyhow!("no usable GPU through wgpu: {e}"))?;
             let limits = setup.device.limits();
             let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-            log::info!("GPU: {} ({:?}), {} MiB per buffer", setup.adapter.get_info().name, setup.backend, limit >> 20);
+            let info = setup.adapter.get_info();
+            // A WebGPU implementation on the CPU (lavapipe, SwiftShader): the register-blocked
+            // matmul and conv1d kernels instead of burn's workgroup-tiled ones.
+            let on_cpu = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu
+                || isoformer_model::kernels::adapter_runs_on_cpu(&info.name);
+            isoformer_model::kernels::set_cpu_adapter(on_cpu);
+            let note = if on_cpu { ", on the CPU: register-blocked matmul and conv1d kernels" } else { "" };
+            log::info!("GPU: {} ({:?}{note}), {} MiB per buffer", info.name, setup.backend, limit >> 20);
             let _ = GPU_BUFFER_LIMIT.set(limit);
             device
         }

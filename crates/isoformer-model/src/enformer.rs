@@ -16,6 +16,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::EnformerGeometry;
+use crate::kernels::matmul::{linear, matmul};
 use crate::kernels::relative_attention::relative_attention;
 use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid};
 use crate::weights::Loader;
@@ -85,7 +86,7 @@ impl AttentionPool {
         let [b, d, n] = x.dims();
         // (b, d, n) -> (b, n/2, 2, d): each pair's two positions side by side.
         let pairs = x.swap_dims(1, 2).reshape([b, n / 2, 2, d]);
-        let logits = pairs.clone().reshape([b * n, d]).matmul(self.weight.val()).reshape([b, n / 2, 2, d]);
+        let logits = matmul(pairs.clone().reshape([b * n, d]), self.weight.val()).reshape([b, n / 2, 2, d]);
         let attn = activation::softmax(logits, 2);
         (pairs * attn).sum_dim(2).reshape([b, n / 2, d]).swap_dims(1, 2)
     }
@@ -171,9 +172,9 @@ impl RelAttention {
         let (h, k) = (self.heads, self.dim_key);
         let dv = d / h;
         let split = |t: Tensor<3>, dh: usize| t.reshape([b, n, h, dh]).swap_dims(1, 2);
-        let q = split(self.to_q.forward(x.clone()), k).mul_scalar((k as f64).powf(-0.5));
-        let key = split(self.to_k.forward(x.clone()), k);
-        let v = split(self.to_v.forward(x.clone()), dv);
+        let q = split(linear(&self.to_q, x.clone()), k).mul_scalar((k as f64).powf(-0.5));
+        let key = split(linear(&self.to_k, x.clone()), k);
+        let v = split(linear(&self.to_v, x.clone()), dv);
 
         let features = d / h;
         let positions = Tensor::<2>::from_data(
@@ -181,10 +182,10 @@ impl RelAttention {
             &x.device(),
         );
         // (2n-1, h*k) -> (h, 2n-1, k)
-        let rel_k = self.to_rel_k.forward(positions).reshape([2 * n - 1, h, k]).swap_dims(0, 1);
+        let rel_k = linear(&self.to_rel_k, positions).reshape([2 * n - 1, h, k]).swap_dims(0, 1);
         let out = relative_attention(q, key, v, rel_k, self.rel_content_bias.val(), self.rel_pos_bias.val());
         let out = out.swap_dims(1, 2).reshape([b, n, d]);
-        self.to_out.forward(out)
+        linear(&self.to_out, out)
     }
 }
 
@@ -295,7 +296,7 @@ impl TransformerBlock {
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = self.attn.forward(self.attn_norm.forward(x.clone())) + x;
-        let y = self.ffn_out.forward(activation::relu(self.ffn_in.forward(self.ffn_norm.forward(x.clone()))));
+        let y = linear(&self.ffn_out, activation::relu(linear(&self.ffn_in, self.ffn_norm.forward(x.clone()))));
         y + x
     }
 }

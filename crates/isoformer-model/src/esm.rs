@@ -22,6 +22,7 @@ use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use crate::config::EsmGeometry;
 use crate::kernels::attention::{KeyMask, LogitScale, attention};
+use crate::kernels::matmul::linear;
 use crate::nn::{LayerNorm, gelu_erf};
 use crate::weights::Loader;
 
@@ -60,8 +61,8 @@ impl EsmLayer {
 
     /// `x (b, l, d)`, `rotary = (cos, sin)` each `(l, head_dim)`, `mask` over the `l` keys.
     pub fn forward(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), mask: &KeyMask) -> Tensor<3> {
-        let x = self.attention_out.forward(self.self_attention(x.clone(), rotary, mask)) + x;
-        let y = self.intermediate.forward(self.ffn_norm.forward(x.clone()));
+        let x = linear(&self.attention_out, self.self_attention(x.clone(), rotary, mask)) + x;
+        let y = linear(&self.intermediate, self.ffn_norm.forward(x.clone()));
         let y = if self.swiglu {
             let [b, l, two_i] = y.dims();
             let i = two_i / 2;
@@ -71,7 +72,7 @@ impl EsmLayer {
         } else {
             gelu_erf(y)
         };
-        self.output.forward(y) + x
+        linear(&self.output, y) + x
     }
 
     /// Pre-LN multi-head self-attention with rotary q and k, before the output projection.
@@ -82,9 +83,9 @@ impl EsmLayer {
         let normed = self.attention_norm.forward(x);
         let split = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2);
         // transformers scales q by head_dim^-0.5 before the rotary embedding.
-        let q = split(self.query.forward(normed.clone())).mul_scalar((hd as f64).powf(-0.5));
-        let k = split(self.key.forward(normed.clone()));
-        let v = split(self.value.forward(normed));
+        let q = split(linear(&self.query, normed.clone())).mul_scalar((hd as f64).powf(-0.5));
+        let k = split(linear(&self.key, normed.clone()));
+        let v = split(linear(&self.value, normed));
         let ctx = attention(apply_rotary(q, rotary), apply_rotary(k, rotary), v, mask, LogitScale::Prescaled);
         ctx.swap_dims(1, 2).reshape([b, l, d])
     }

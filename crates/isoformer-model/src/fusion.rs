@@ -13,6 +13,7 @@ use burn::tensor::Tensor;
 
 use crate::kernels::attention::{KeyMask, LogitScale, attention};
 use crate::kernels::fusion_residual::fusion_residual;
+use crate::kernels::matmul::linear;
 use crate::weights::Loader;
 
 /// Leaf names accepted for the four projections, in (query, key, value, output) order.
@@ -47,13 +48,13 @@ impl CrossAttention {
         let m = other.dims()[1];
         let h = self.heads;
         let hd = d / h;
-        let q = self.query.forward(x.clone()).reshape([b, n, h, hd]).swap_dims(1, 2);
-        let k = self.key.forward(other.clone()).reshape([b, m, h, hd]).swap_dims(1, 2);
-        let v = self.value.forward(other).reshape([b, m, h, hd]).swap_dims(1, 2);
+        let q = linear(&self.query, x.clone()).reshape([b, n, h, hd]).swap_dims(1, 2);
+        let k = linear(&self.key, other.clone()).reshape([b, m, h, hd]).swap_dims(1, 2);
+        let v = linear(&self.value, other).reshape([b, m, h, hd]).swap_dims(1, 2);
         let mask = KeyMask::from_valid(other_valid, m, &x.device());
         let ctx = attention(q, k, v, &mask, LogitScale::DivideBySqrtHeadDim);
         let ctx = ctx.swap_dims(1, 2).reshape([b, n, d]);
-        fusion_residual(self.dense.forward(ctx), x, keep)
+        fusion_residual(linear(&self.dense, ctx), x, keep)
     }
 }
 

@@ -14,6 +14,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::{HeadActivation, TargetFunction, TargetTransform};
+use crate::kernels::matmul::linear;
 use crate::weights::Loader;
 
 #[derive(Module, Debug)]
@@ -81,7 +82,7 @@ impl Head {
         let last = self.layers.len().saturating_sub(1);
         let mut h = pooled;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
+            h = linear(layer, h);
             if i < last {
                 h = match self.activation {
                     HeadActivation::Softplus => activation::softplus(h, 1.0),

@@ -1,8 +1,6 @@
 //! Small layers shared by the encoders, in PyTorch's eval-mode semantics.
 
 use burn::module::{Module, Param};
-use burn::tensor::module::conv1d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, activation};
 
 use crate::weights::Loader;
@@ -89,15 +87,7 @@ impl Conv1d {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [d_out, d_in, k] = self.weight.dims();
-        if k == 1 {
-            // A pointwise convolution is a matmul over channels: (b, n, in) x (in, out).
-            let [b, _, n] = x.dims();
-            let w = self.weight.val().reshape([d_out, d_in]).transpose();
-            let y = x.swap_dims(1, 2).reshape([b * n, d_in]).matmul(w) + self.bias.val().reshape([1, d_out]);
-            return y.reshape([b, n, d_out]).swap_dims(1, 2);
-        }
-        conv1d(x, self.weight.val(), Some(self.bias.val()), ConvOptions::new([1], [k / 2], [1], 1))
+        crate::kernels::conv1d::conv1d(x, self.weight.val(), self.bias.val())
     }
 }
 

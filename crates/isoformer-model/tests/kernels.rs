@@ -49,3 +49,12 @@ fn fusion_residual_matches_its_reference() {
     }
 }
 
+#[test]
+fn matmul_and_conv1d_match_their_references() {
+    if let Some(d) = device() {
+        // Under `WgslUse::Always` the register-blocked kernels run whatever the adapter.
+        assert!(isoformer_model::kernels::use_register_kernels(&d), "the matmul and conv1d kernels must run");
+        check(parity::matmul_cases(&d));
+    }
+}
+

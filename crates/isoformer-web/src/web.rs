@@ -80,8 +80,19 @@ pub async fn webgpu_adapter() -> Result<String, WebError> {
     }
     let info = get(&adapter, "info");
     let field = |k: &str| info.as_ref().and_then(|i| get(i, k)).and_then(|v| v.as_string()).filter(|s| !s.is_empty());
-    Ok(field("description").or_else(|| field("vendor").map(|v| format!("{v} {}", field("architecture").unwrap_or_default())))
-        .unwrap_or_else(|| "adapter without a description".into()))
+    // A WebGPU implementation on the CPU (SwiftShader when the browser has no GPU): the model
+    // takes its register-blocked matmul and conv1d kernels there.
+    let flag = |t: Option<JsValue>| t.and_then(|i| get(&i, "isFallbackAdapter")).and_then(|v| v.as_bool()).unwrap_or(false);
+    let on_cpu = flag(info.clone())
+        || flag(Some(adapter.clone()))
+        || ["description", "architecture", "vendor", "device"]
+            .iter()
+            .any(|k| field(k).is_some_and(|v| isoformer_model::kernels::adapter_runs_on_cpu(&v)));
+    isoformer_model::kernels::set_cpu_adapter(on_cpu);
+    let described = field("description")
+        .or_else(|| field("vendor").map(|v| format!("{v} {}", field("architecture").unwrap_or_default())))
+        .unwrap_or_else(|| "adapter without a description".into());
+    Ok(if on_cpu { format!("{}, on the CPU", described.trim()) } else { described })
 }
 
 /// burn's wgpu device on the browser's WebGPU adapter and its label (initialised once, then

@@ -172,6 +172,7 @@ async fn wgsl_kernels_match_their_references_on_webgpu() {
         check_kernels(parity::attention_cases(&d)).await;
         check_kernels(parity::relative_cases(&d)).await;
         check_kernels(parity::residual_cases(&d)).await;
+        check_kernels(parity::matmul_cases(&d)).await;
         isoformer_model::kernels::set_wgsl_use(isoformer_model::kernels::WgslUse::WhenLarge);
     }
 }

@@ -110,7 +110,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
     if runs_flex_attention(&q.device()) && !mask.empty_row {
         return flex(q, k, v, mask, scale);
     }
-    reference(q, k, v, mask, scale)
+    unfused(q, k, v, mask, scale, super::matmul::matmul)
 }
 
 /// Whether [`attention`] takes burn's own attention op: on the flex CPU backend without
@@ -131,9 +131,15 @@ fn flex(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitSc
 
 /// [`attention`] in plain burn ops: the scores as one `(b, h, n, m)` tensor, masked, softmax.
 pub fn reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {
+    unfused(q, k, v, mask, scale, super::matmul::reference)
+}
+
+/// [`reference`] with its two matrix products by `mm` ([`super::matmul::matmul`] where the
+/// attention kernel is not taken, so that CPU adapters get the register-blocked matmul).
+fn unfused(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale, mm: fn(Tensor<4>, Tensor<4>) -> Tensor<4>) -> Tensor<4> {
     let [b, h, n, d] = q.dims();
     let m = k.dims()[2];
-    let logits = q.matmul(k.swap_dims(2, 3));
+    let logits = mm(q, k.swap_dims(2, 3));
     let logits = match scale {
         LogitScale::Prescaled => logits,
         LogitScale::DivideBySqrtHeadDim => logits.div_scalar(scale.divisor(d)),
@@ -142,7 +148,7 @@ pub fn reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
         Some(p) => logits.mask_fill(p.clone().reshape([b, 1, 1, m]).expand([b, h, n, m]), MASKED),
         None => logits,
     };
-    softmax_last(logits).matmul(v)
+    mm(softmax_last(logits), v)
 }
 
 #[cfg(test)]

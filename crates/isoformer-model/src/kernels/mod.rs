@@ -23,13 +23,21 @@
 //!   `shaders/relative_attention.wgsl`.
 //! * [`fusion_residual`]: a fusion layer's residual and its no-protein path;
 //!   `shaders/fusion_residual.wgsl`.
+//! * [`matmul`]: every matrix product and Linear layer; `shaders/matmul.wgsl`.
+//! * [`conv1d`]: Enformer's convolutions with their bias; `shaders/conv1d.wgsl`.
+//!
+//! The last two only help WebGPU implementations that run on the CPU (register-blocked, no
+//! workgroup barriers): they are switched by [`use_register_kernels`], not by the size of
+//! what the reference would materialise.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use burn::tensor::Device;
 
 pub mod attention;
+pub mod conv1d;
 pub mod fusion_residual;
+pub mod matmul;
 pub mod parity;
 pub mod relative_attention;
 #[cfg(feature = "wgsl")]
@@ -92,6 +100,37 @@ pub fn use_wgsl(device: &Device, reference_scores: usize) -> bool {
     let wanted = match wgsl_use() {
         WgslUse::Never => false,
         WgslUse::WhenLarge => reference_scores > SCORES_BUDGET,
+        WgslUse::Always => true,
+    };
+    wanted && wgsl_runs_on(device)
+}
+
+static CPU_ADAPTER: AtomicBool = AtomicBool::new(false);
+
+/// Tells the kernels that the wgpu device runs on the CPU (SwiftShader, lavapipe, llvmpipe: see
+/// [`adapter_runs_on_cpu`]), for the whole process. Set by the edges (the CLI's `--device gpu`,
+/// the page's WebGPU start); by default false.
+pub fn set_cpu_adapter(on_cpu: bool) {
+    CPU_ADAPTER.store(on_cpu, Ordering::Relaxed);
+}
+
+/// Whether an adapter described by its device type (wgpu's `DeviceType` name, e.g. `Cpu`) or its
+/// description (the browser's `GPUAdapterInfo` architecture/description) is an implementation of
+/// WebGPU on the CPU.
+pub fn adapter_runs_on_cpu(description: &str) -> bool {
+    let d = description.to_ascii_lowercase();
+    d == "cpu" || ["swiftshader", "lavapipe", "llvmpipe", "microsoft basic render"].iter().any(|name| d.contains(name))
+}
+
+/// Whether matrix products and convolutions on `device` take the register-blocked kernels
+/// ([`matmul`], [`conv1d`]): on a wgpu device without autodiff, where the adapter runs on the CPU
+/// ([`set_cpu_adapter`]) under [`WgslUse::WhenLarge`], always under [`WgslUse::Always`], never
+/// under [`WgslUse::Never`]. On GPUs burn's own kernels (tiled through workgroup memory,
+/// autotuned) are faster.
+pub fn use_register_kernels(device: &Device) -> bool {
+    let wanted = match wgsl_use() {
+        WgslUse::Never => false,
+        WgslUse::WhenLarge => CPU_ADAPTER.load(Ordering::Relaxed),
         WgslUse::Always => true,
     };
     wanted && wgsl_runs_on(device)

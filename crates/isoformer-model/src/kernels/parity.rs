@@ -10,7 +10,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::attention::{self, KeyMask, LogitScale};
-use super::{fusion_residual, relative_attention};
+use super::{conv1d, fusion_residual, matmul, relative_attention};
 
 /// Absolute part of the tolerance (the PyTorch parity tests' 1e-4).
 pub const ABS: f32 = 1e-4;
@@ -122,6 +122,53 @@ pub fn relative_cases(device: &Device) -> Vec<Case> {
 /// The fusion-residual cases: a mixed batch, all coding, none coding.
 pub fn residual_cases(device: &Device) -> Vec<Case> {
     [vec![true, false, true], vec![true; 3], vec![false; 3]].iter().map(|keep| residual_case(device, keep)).collect()
+}
+
+fn matmul_case(device: &Device, seed: u64, [za, zb, m, k, n]: [usize; 5], transposed_b: bool) -> Case {
+    let a = seeded::<3>(seed, [za, m, k], 1.0, device);
+    let b = if transposed_b {
+        seeded::<3>(seed + 1, [zb, n, k], 1.0, device).swap_dims(1, 2)
+    } else {
+        seeded::<3>(seed + 1, [zb, k, n], 1.0, device)
+    };
+    Case {
+        label: format!("matmul z{za}·{zb} m{m} k{k} n{n}{}", if transposed_b { " bᵀ" } else { "" }),
+        kernel: matmul::matmul(a.clone(), b.clone()),
+        reference: matmul::reference(a, b),
+    }
+}
+
+fn conv_case(device: &Device, seed: u64, [b, cin, cout, k, len]: [usize; 5], slice: Option<std::ops::Range<usize>>) -> Case {
+    let mut x = seeded::<3>(seed, [b, cin, len], 1.0, device);
+    if let Some(r) = &slice {
+        x = x.slice([0..b, 0..cin, r.clone()]);
+    }
+    let w = seeded::<3>(seed + 1, [cout, cin, k], 0.5, device);
+    let bias = seeded::<1>(seed + 2, [cout], 1.0, device);
+    Case {
+        label: format!("conv1d b{b} in{cin} out{cout} k{k} len{}{}", x.dims()[2], if slice.is_some() { " (a slice)" } else { "" }),
+        kernel: conv1d::conv1d(x.clone(), w.clone(), bias.clone()),
+        reference: conv1d::reference(x, w, bias),
+    }
+}
+
+/// The matmul and conv1d cases (the register-blocked kernels of CPU adapters): sizes off the
+/// 16 × 8 invocation tile and its 8 × 8 workgroup, b read as vec4s (contiguous, n a multiple of
+/// 4) or not (n odd, transposed), a broadcast batch, one row of 3,072; convolutions with
+/// Enformer's kernel sizes 15, 5 and 1, lengths off the 16-position tile, a sliced input (an
+/// offset and strides, as the conv tower's tiles are).
+pub fn matmul_cases(device: &Device) -> Vec<Case> {
+    vec![
+        matmul_case(device, 30, [1, 1, 130, 77, 96], false),
+        matmul_case(device, 31, [3, 3, 17, 40, 33], false),
+        matmul_case(device, 32, [2, 2, 45, 64, 70], true),
+        matmul_case(device, 33, [4, 1, 9, 384, 12], false),
+        matmul_case(device, 34, [1, 1, 1, 3072, 30], false),
+        conv_case(device, 35, [1, 4, 24, 15, 300], None),
+        conv_case(device, 36, [2, 24, 40, 5, 133], None),
+        conv_case(device, 37, [1, 48, 48, 1, 70], None),
+        conv_case(device, 40, [2, 12, 9, 5, 90], Some(7..80)),
+    ]
 }
 
 /// Largest |kernel − reference|, or the first index outside the tolerance.

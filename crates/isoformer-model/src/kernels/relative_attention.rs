@@ -40,7 +40,7 @@ pub fn relative_attention(
         );
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
-    reference(q, k, v, rel_k, content_bias, pos_bias)
+    unfused(q, k, v, rel_k, content_bias, pos_bias, super::matmul::matmul)
 }
 
 /// [`relative_attention`] in plain burn ops, as enformer-pytorch computes it.
@@ -52,10 +52,24 @@ pub fn reference(
     content_bias: Tensor<4>,
     pos_bias: Tensor<4>,
 ) -> Tensor<4> {
-    let content = (q.clone() + content_bias).matmul(k.swap_dims(2, 3));
-    let rel = (q + pos_bias).matmul(rel_k.unsqueeze::<4>().swap_dims(2, 3)); // (b, h, n, 2n-1)
+    unfused(q, k, v, rel_k, content_bias, pos_bias, super::matmul::reference)
+}
+
+/// [`reference`] with its matrix products by `mm` ([`super::matmul::matmul`] where the kernel is
+/// not taken, so that CPU adapters get the register-blocked matmul).
+fn unfused(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    rel_k: Tensor<3>,
+    content_bias: Tensor<4>,
+    pos_bias: Tensor<4>,
+    mm: fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
+) -> Tensor<4> {
+    let content = mm(q.clone() + content_bias, k.swap_dims(2, 3));
+    let rel = mm(q + pos_bias, rel_k.unsqueeze::<4>().swap_dims(2, 3)); // (b, h, n, 2n-1)
     let attn = softmax_last(content + relative_shift(rel));
-    attn.matmul(v)
+    mm(attn, v)
 }
 
 /// enformer-pytorch `relative_shift`: `(b, h, n, 2n−1)` logits over distances −(n−1)..(n−1) →
