@@ -108,6 +108,10 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
     if runs_flex_attention(&q.device()) && !mask.empty_row {
+        if let Some(lengths) = &mask.lengths {
+            let divisor = scale.divisor(q.dims()[3]);
+            return super::cpu_attention::attention(q, k, v, lengths, divisor);
+        }
         return flex(q, k, v, mask, scale);
     }
     unfused(q, k, v, mask, scale, super::matmul::matmul)
