@@ -120,7 +120,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
 /// Whether [`attention`] takes burn's own attention op: on the flex CPU backend without
 /// autodiff. flex tiles it over the keys with an online softmax where the scores would not fit
 /// in cache (`burn_flex::ops::attention`), so NT-v2's 2,048² scores per head are never written.
-fn runs_flex_attention(device: &Device) -> bool {
+pub(crate) fn runs_flex_attention(device: &Device) -> bool {
     matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) && !device.is_autodiff()
 }
 

@@ -37,6 +37,7 @@ use burn::tensor::Device;
 pub mod attention;
 pub mod conv1d;
 pub mod cpu_attention;
+pub mod cpu_gelu;
 pub mod fusion_residual;
 pub mod matmul;
 pub mod parity;
