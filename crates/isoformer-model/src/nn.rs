@@ -63,10 +63,16 @@ impl BatchNorm {
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let c = self.weight.dims()[0];
+        let (scale, shift) = self.scale_shift();
+        x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
+    }
+
+    /// The per-channel `(scale, shift)` with `forward(x) = x · scale + shift`.
+    pub fn scale_shift(&self) -> (Tensor<1>, Tensor<1>) {
         let inv_std = self.running_var.val().add_scalar(self.eps).sqrt().recip();
         let scale = self.weight.val() * inv_std;
         let shift = self.bias.val() - self.running_mean.val() * scale.clone();
-        x * scale.reshape([1, c, 1]) + shift.reshape([1, c, 1])
+        (scale, shift)
     }
 }
 

@@ -1,7 +1,11 @@
-//! ESM-2's erf GELU on the CPU backend (flex): `x · ½(1 + erf(x/√2))` with a rational erf
-//! (absolute error below 5e-7 against the exact erf) compiled for AVX-512 and AVX2+FMA and
-//! chosen at run time. burn's `gelu` on flex calls libm's scalar `erff` per value (5 % of an
-//! ESM-2 forward in `perf`).
+//! The GELUs on the CPU backend (flex), one pass each, compiled for AVX-512 and AVX2+FMA and
+//! chosen at run time:
+//! * ESM-2's erf GELU `x · ½(1 + erf(x/√2))` with a rational erf (absolute error below 5e-7
+//!   against the exact erf); burn's `gelu` on flex calls libm's scalar `erff` per value (5 % of
+//!   an ESM-2 forward in `perf`);
+//! * Enformer's BatchNorm (running statistics, as a per-channel scale and shift) followed by its
+//!   sigmoid GELU `y · σ(1.702 y)`, with the polynomial exp of [`super::cpu_attention::exp`]:
+//!   one pass where burn's ops made five over each conv block's input.
 
 use std::borrow::Cow;
 
@@ -13,14 +17,138 @@ pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let shape = x.shape();
     let t = x.try_into_primitive::<Flex>().expect("a flex tensor");
-    let values: Cow<'_, [f32]> = match t.as_slice::<f32>() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.clone().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
-    };
+    let values = values(&t);
     let mut out = vec![0f32; values.len()];
     gelu_slice(&values, &mut out);
     drop(values);
     Tensor::from_data(TensorData::new(out, shape), &device)
+}
+
+/// A flex tensor's values in row-major order (borrowed when contiguous).
+fn values<'a>(t: &'a burn::backend::flex::FlexTensor) -> Cow<'a, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(t.clone().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
+    }
+}
+
+/// A 1-D flex tensor's values.
+pub fn vector(t: Tensor<1>) -> Vec<f32> {
+    values(&t.try_into_primitive::<Flex>().expect("a flex tensor")).into_owned()
+}
+
+/// Enformer's attention pooling of adjacent positions on flex: `pairs` `(b, n/2, 2, d)`
+/// (positions 2j and 2j+1 of each channel) and their `logits` (the same shape) →
+/// `(b, n/2, d)`: each channel's two values weighted by the softmax of its two logits, in one
+/// pass (burn's softmax over a dimension of 2, product and sum made five over the stem's
+/// 98,304 × 2 × 768 values).
+pub fn attention_pool(pairs: Tensor<4>, logits: Tensor<4>) -> Tensor<3> {
+    let device = pairs.device();
+    let [b, half, two, d] = pairs.dims();
+    assert_eq!(two, 2, "pairs of positions");
+    assert_eq!(logits.dims(), [b, half, 2, d], "one logit per value");
+    let (pt, lt) = (pairs.try_into_primitive::<Flex>().expect("a flex tensor"), logits.try_into_primitive::<Flex>().expect("a flex tensor"));
+    let (p, l) = (values(&pt), values(&lt));
+    let mut out = vec![0f32; b * half * d];
+    if d > 0 {
+        for ((o, pv), lv) in out.chunks_exact_mut(d).zip(p.chunks_exact(2 * d)).zip(l.chunks_exact(2 * d)) {
+            pool_row(pv, lv, o);
+        }
+    }
+    drop((p, l));
+    Tensor::from_data(TensorData::new(out, [b, half, d]), &device)
+}
+
+fn pool_row(p: &[f32], l: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { pool_avx512(p, l, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { pool_avx2(p, l, out) };
+        }
+    }
+    pool_plain(p, l, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_avx512(p: &[f32], l: &[f32], out: &mut [f32]) {
+    pool_plain(p, l, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pool_avx2(p: &[f32], l: &[f32], out: &mut [f32]) {
+    pool_plain(p, l, out)
+}
+
+#[inline(always)]
+fn pool_plain(p: &[f32], l: &[f32], out: &mut [f32]) {
+    let d = out.len();
+    let (p0, p1) = p.split_at(d);
+    let (l0, l1) = l.split_at(d);
+    for i in 0..d {
+        let m = l0[i].max(l1[i]);
+        let (e0, e1) = (super::cpu_attention::exp(l0[i] - m), super::cpu_attention::exp(l1[i] - m));
+        out[i] = (p0[i] * e0 + p1[i] * e1) / (e0 + e1);
+    }
+}
+
+/// `(b, c, len)` on flex: `g(x·scale[c] + shift[c])` with `g(y) = y · σ(1.702 y)`.
+pub fn norm_gelu_sigmoid(x: Tensor<3>, scale: &[f32], shift: &[f32]) -> Tensor<3> {
+    let device = x.device();
+    let [_, c, len] = x.dims();
+    assert!(scale.len() == c && shift.len() == c, "one scale and shift per channel");
+    let t = x.try_into_primitive::<Flex>().expect("a flex tensor");
+    let values = values(&t);
+    let mut out = vec![0f32; values.len()];
+    if len > 0 {
+        for (row, (o, v)) in out.chunks_exact_mut(len).zip(values.chunks_exact(len)).enumerate() {
+            norm_gelu_row(v, o, scale[row % c], shift[row % c]);
+        }
+    }
+    let shape = t.layout().shape().clone();
+    drop(values);
+    Tensor::from_data(TensorData::new(out, shape), &device)
+}
+
+fn norm_gelu_row(x: &[f32], out: &mut [f32], a: f32, b: f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { norm_gelu_avx512(x, out, a, b) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { norm_gelu_avx2(x, out, a, b) };
+        }
+    }
+    norm_gelu_plain(x, out, a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn norm_gelu_avx512(x: &[f32], out: &mut [f32], a: f32, b: f32) {
+    norm_gelu_plain(x, out, a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn norm_gelu_avx2(x: &[f32], out: &mut [f32], a: f32, b: f32) {
+    norm_gelu_plain(x, out, a, b)
+}
+
+#[inline(always)]
+fn norm_gelu_plain(x: &[f32], out: &mut [f32], a: f32, b: f32) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        let y = v * a + b;
+        *o = y / (1.0 + super::cpu_attention::exp(-1.702 * y));
+    }
 }
 
 fn gelu_slice(x: &[f32], out: &mut [f32]) {
@@ -89,6 +217,31 @@ mod tests {
             worst = worst.max((erf(x as f32) as f64 - libm::erf(x)).abs());
         }
         assert!(worst < 5e-7, "worst absolute error {worst:e}");
+    }
+
+    #[test]
+    fn pooling_weighs_each_pair_by_the_softmax_of_its_logits() {
+        let p = [1.0f32, -2.0, 3.0, 5.0, 0.5, -1.0];
+        let l = [0.3f32, -4.0, 20.0, -0.7, 1.0, 20.0];
+        let mut out = [0f32; 3];
+        pool_row(&p, &l, &mut out);
+        for i in 0..3 {
+            let (e0, e1) = ((l[i] as f64).exp(), (l[3 + i] as f64).exp());
+            let want = (p[i] as f64 * e0 + p[3 + i] as f64 * e1) / (e0 + e1);
+            assert!((out[i] as f64 - want).abs() < 1e-6, "{} against {want}", out[i]);
+        }
+    }
+
+    #[test]
+    fn norm_gelu_matches_the_definition() {
+        let x: Vec<f32> = (0..600).map(|i| (i as f32 - 300.0) / 20.0).collect();
+        let mut out = vec![0f32; x.len()];
+        norm_gelu_row(&x, &mut out, 0.7, -0.3);
+        for (&v, &g) in x.iter().zip(&out) {
+            let y = v as f64 * 0.7 - 0.3;
+            let want = y / (1.0 + (-1.702 * y).exp());
+            assert!((g as f64 - want).abs() < 1e-5 * (1.0 + want.abs()), "g({v}) = {g}, want {want}");
+        }
     }
 
     #[test]
