@@ -186,6 +186,26 @@ mod tests {
         assert!(worst < 2e-7, "worst relative error {worst}");
     }
 
+    /// Every compiled version the run-time dispatch can pick on this CPU gives the same rows.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_dispatched_version_agrees() {
+        let len = 53;
+        let rows: Vec<f32> = (0..4 * len).map(|i| ((i * 104_729) % 31) as f32 * 0.61 - 9.0).collect();
+        let mut plain = rows.clone();
+        softmax_rows_plain(&mut plain, len);
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            let mut v = rows.clone();
+            unsafe { softmax_rows_avx2(&mut v, len) };
+            assert!(v.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-7), "AVX2 version");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let mut v = rows.clone();
+            unsafe { softmax_rows_avx512(&mut v, len) };
+            assert!(v.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-7), "AVX-512 version");
+        }
+    }
+
     #[test]
     fn softmax_rows_match_the_definition() {
         let len = 37;

@@ -244,6 +244,29 @@ mod tests {
         }
     }
 
+    /// Every compiled version the run-time dispatch can pick on this CPU gives the same values.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_dispatched_version_agrees() {
+        let x: Vec<f32> = (0..777).map(|i| (i as f32 - 388.0) / 37.0).collect();
+        let (mut plain, mut v) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+        gelu_plain(&x, &mut plain);
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-6 * (1.0 + q.abs()));
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            unsafe { gelu_avx2(&x, &mut v) };
+            assert!(close(&v, &plain), "AVX2 GELU");
+            let mut n = vec![0f32; x.len()];
+            norm_gelu_plain(&x, &mut plain, 0.9, 0.1);
+            unsafe { norm_gelu_avx2(&x, &mut n, 0.9, 0.1) };
+            assert!(close(&n, &plain), "AVX2 BatchNorm + GELU");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            gelu_plain(&x, &mut plain);
+            unsafe { gelu_avx512(&x, &mut v) };
+            assert!(close(&v, &plain), "AVX-512 GELU");
+        }
+    }
+
     #[test]
     fn gelu_matches_the_definition() {
         let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 50.0).collect();
