@@ -83,8 +83,13 @@ fn attention_template(kind: Attention, d: usize, dv: usize) -> Vec<(&'static str
 pub const MATMUL_WORKGROUP: (u32, u32) = (8, 8);
 /// Rows and columns per invocation of the matmul kernel.
 pub const MATMUL_TILE: (usize, usize) = (16, 8);
-/// Output channels and positions per invocation of the conv1d kernel.
-pub const CONV_TILE: (usize, usize) = (8, 16);
+/// Output channels and positions per invocation of the conv1d kernel, by kernel size: 8 × 16
+/// for Enformer's conv tower (k 5) and pointwise convs; 4 × 8 for the stem's k 15, whose fully
+/// unrolled 8 × 16 body took SwiftShader 200 s to compile (4 input channels there: its FLOPs are
+/// 0.6 % of the model's).
+pub fn conv_tile(k: usize) -> (usize, usize) {
+    if k <= 5 { (8, 16) } else { (4, 8) }
+}
 
 /// The template values of the matmul kernel for output columns `n` and the strides
 /// `[a batch, a row, a k, b batch, b k, b column]` (see the shader's header). b is read as vec4s
@@ -145,7 +150,7 @@ fn matmul_template(n: usize, s: &[u32; 6]) -> Vec<(&'static str, String)> {
 
 /// The template values of the conv1d kernel for `k` taps (see the shader's header).
 fn conv1d_template(k: usize) -> Vec<(&'static str, String)> {
-    let (channels, positions) = CONV_TILE;
+    let (channels, positions) = conv_tile(k);
     let vecs = positions / 4;
     let mut decl = String::new();
     for i in 0..channels {
@@ -439,7 +444,7 @@ impl WgslKernels for CubeBackend {
         let bias = burn::backend::wgpu::into_contiguous(bias);
         let sx: Vec<u32> = strides(&x).collect();
         let out = empty_f32(&x, vec![z, cout, len]);
-        let (channels, positions) = CONV_TILE;
+        let (channels, positions) = conv_tile(k);
         let shader = Shader { name: "conv1d", text: CONV1D, constants: conv1d_template(k) };
         let info = [u32_of(z), u32_of(cin), u32_of(cout), u32_of(len), sx[0], sx[1], sx[2]];
         launch_2d(shader, grid_2d(len, positions, cout, channels, z), &[&x, &weight, &bias], &info, &out);
