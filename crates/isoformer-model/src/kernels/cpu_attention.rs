@@ -96,32 +96,9 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
     Tensor::from_data(TensorData::new(out, [b, h, n, dv]), &device)
 }
 
-/// Softmax of each `len`-long row of `scores`, in place.
-pub fn softmax_rows(scores: &mut [f32], len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { softmax_rows_avx512(scores, len) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { softmax_rows_avx2(scores, len) };
-        }
-    }
-    softmax_rows_plain(scores, len)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn softmax_rows_avx512(scores: &mut [f32], len: usize) {
-    softmax_rows_plain(scores, len)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_rows_avx2(scores: &mut [f32], len: usize) {
-    softmax_rows_plain(scores, len)
+super::cpu_simd::multiversion! {
+    /// Softmax of each `len`-long row of `scores`, in place.
+    pub fn softmax_rows(scores: &mut [f32], len: usize) => softmax_rows_plain;
 }
 
 /// Lanes of the max and sum reductions (independent accumulators, so they vectorise).
@@ -196,12 +173,12 @@ mod tests {
         softmax_rows_plain(&mut plain, len);
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             let mut v = rows.clone();
-            unsafe { softmax_rows_avx2(&mut v, len) };
+            unsafe { softmax_rows::avx2(&mut v, len) };
             assert!(v.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-7), "AVX2 version");
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             let mut v = rows.clone();
-            unsafe { softmax_rows_avx512(&mut v, len) };
+            unsafe { softmax_rows::avx512(&mut v, len) };
             assert!(v.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-7), "AVX-512 version");
         }
     }

@@ -59,31 +59,8 @@ pub fn attention_pool(pairs: Tensor<4>, logits: Tensor<4>) -> Tensor<3> {
     Tensor::from_data(TensorData::new(out, [b, half, d]), &device)
 }
 
-fn pool_row(p: &[f32], l: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { pool_avx512(p, l, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { pool_avx2(p, l, out) };
-        }
-    }
-    pool_plain(p, l, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn pool_avx512(p: &[f32], l: &[f32], out: &mut [f32]) {
-    pool_plain(p, l, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn pool_avx2(p: &[f32], l: &[f32], out: &mut [f32]) {
-    pool_plain(p, l, out)
+super::cpu_simd::multiversion! {
+    fn pool_row(p: &[f32], l: &[f32], out: &mut [f32]) => pool_plain;
 }
 
 #[inline(always)]
@@ -116,31 +93,8 @@ pub fn norm_gelu_sigmoid(x: Tensor<3>, scale: &[f32], shift: &[f32]) -> Tensor<3
     Tensor::from_data(TensorData::new(out, shape), &device)
 }
 
-fn norm_gelu_row(x: &[f32], out: &mut [f32], a: f32, b: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { norm_gelu_avx512(x, out, a, b) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { norm_gelu_avx2(x, out, a, b) };
-        }
-    }
-    norm_gelu_plain(x, out, a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn norm_gelu_avx512(x: &[f32], out: &mut [f32], a: f32, b: f32) {
-    norm_gelu_plain(x, out, a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn norm_gelu_avx2(x: &[f32], out: &mut [f32], a: f32, b: f32) {
-    norm_gelu_plain(x, out, a, b)
+super::cpu_simd::multiversion! {
+    fn norm_gelu_row(x: &[f32], out: &mut [f32], a: f32, b: f32) => norm_gelu_plain;
 }
 
 #[inline(always)]
@@ -151,31 +105,8 @@ fn norm_gelu_plain(x: &[f32], out: &mut [f32], a: f32, b: f32) {
     }
 }
 
-fn gelu_slice(x: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { gelu_avx512(x, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { gelu_avx2(x, out) };
-        }
-    }
-    gelu_plain(x, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn gelu_avx512(x: &[f32], out: &mut [f32]) {
-    gelu_plain(x, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
-    gelu_plain(x, out)
+super::cpu_simd::multiversion! {
+    fn gelu_slice(x: &[f32], out: &mut [f32]) => gelu_plain;
 }
 
 #[inline(always)]
@@ -253,16 +184,16 @@ mod tests {
         gelu_plain(&x, &mut plain);
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-6 * (1.0 + q.abs()));
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            unsafe { gelu_avx2(&x, &mut v) };
+            unsafe { gelu_slice::avx2(&x, &mut v) };
             assert!(close(&v, &plain), "AVX2 GELU");
             let mut n = vec![0f32; x.len()];
             norm_gelu_plain(&x, &mut plain, 0.9, 0.1);
-            unsafe { norm_gelu_avx2(&x, &mut n, 0.9, 0.1) };
+            unsafe { norm_gelu_row::avx2(&x, &mut n, 0.9, 0.1) };
             assert!(close(&n, &plain), "AVX2 BatchNorm + GELU");
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             gelu_plain(&x, &mut plain);
-            unsafe { gelu_avx512(&x, &mut v) };
+            unsafe { gelu_slice::avx512(&x, &mut v) };
             assert!(close(&v, &plain), "AVX-512 GELU");
         }
     }

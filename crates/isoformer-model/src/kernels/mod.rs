@@ -38,6 +38,7 @@ pub mod attention;
 pub mod conv1d;
 pub mod cpu_attention;
 pub mod cpu_gelu;
+mod cpu_simd;
 pub mod fusion_residual;
 pub mod matmul;
 pub mod parity;
