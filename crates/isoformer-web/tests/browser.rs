@@ -132,7 +132,11 @@ async fn wide_blocks(device: &Device, tag: &str) {
         let mut l = Loader::new(&source, device);
         let enc = EsmEncoder::load(&mut l, "", &geom);
         let rows = fx.id_rows(&format!("{name}.ids"), 1);
+        // The block's time as the page would see it: the forward and the read back.
+        let t0 = js_sys::Date::now();
         compare(&format!("[{tag}] {name} ({} wide)", geom.hidden_size), enc.forward(&rows), fx.get(&format!("{name}.out"))).await;
+        let tokens: usize = rows.iter().map(Vec::len).sum();
+        console_log!("time [{tag}] {name}: one layer over {tokens} tokens in {:.1} ms", js_sys::Date::now() - t0);
     }
 }
 
