@@ -16,7 +16,7 @@ use burn::nn::Linear;
 use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::EnformerGeometry;
-use crate::kernels::cpu_gelu;
+use crate::kernels::{cpu, cpu_elementwise};
 use crate::kernels::matmul::{linear, matmul};
 use crate::kernels::relative_attention::relative_attention;
 use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid};
@@ -61,11 +61,11 @@ impl StageConv for ConvBlock {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        if crate::kernels::attention::runs_flex_attention(&x.device()) {
-            // One pass on the CPU (kernels::cpu_gelu) instead of five.
+        if cpu::runs_on(&x.device()) {
+            // One pass on the CPU (kernels::cpu_elementwise) instead of five.
             let (scale, shift) = self.norm.scale_shift();
-            let (scale, shift) = (cpu_gelu::vector(scale), cpu_gelu::vector(shift));
-            return self.conv.forward(cpu_gelu::norm_gelu_sigmoid(x, &scale, &shift));
+            let (scale, shift) = (cpu::vector(scale), cpu::vector(shift));
+            return self.conv.forward(cpu_elementwise::norm_gelu_sigmoid(x, &scale, &shift));
         }
         self.conv.forward(gelu_sigmoid(self.norm.forward(x)))
     }
@@ -94,9 +94,9 @@ impl AttentionPool {
         // (b, d, n) -> (b, n/2, 2, d): each pair's two positions side by side.
         let pairs = x.swap_dims(1, 2).reshape([b, n / 2, 2, d]);
         let logits = matmul(pairs.clone().reshape([b * n, d]), self.weight.val()).reshape([b, n / 2, 2, d]);
-        if crate::kernels::attention::runs_flex_attention(&logits.device()) {
-            // One pass on the CPU (kernels::cpu_gelu) instead of softmax, product and sum.
-            return cpu_gelu::attention_pool(pairs, logits).swap_dims(1, 2);
+        if cpu::runs_on(&logits.device()) {
+            // One pass on the CPU (kernels::cpu_elementwise) instead of softmax, product and sum.
+            return cpu_elementwise::attention_pool(pairs, logits).swap_dims(1, 2);
         }
         let attn = activation::softmax(logits, 2);
         (pairs * attn).sum_dim(2).reshape([b, n / 2, d]).swap_dims(1, 2)

@@ -105,8 +105,8 @@ pub fn gelu_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `x · ½(1 + erf(x/√2))`: transformers' ESM `gelu` (models/esm/modeling_esm.py).
 pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if crate::kernels::attention::runs_flex_attention(&x.device()) {
-        return crate::kernels::cpu_gelu::gelu_erf(x);
+    if crate::kernels::cpu::runs_on(&x.device()) {
+        return crate::kernels::cpu_elementwise::gelu_erf(x);
     }
     activation::gelu(x)
 }

@@ -107,7 +107,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
         );
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
-    if runs_flex_attention(&q.device()) && !mask.empty_row {
+    if super::cpu::runs_on(&q.device()) && !mask.empty_row {
         if let Some(lengths) = &mask.lengths {
             let divisor = scale.divisor(q.dims()[3]);
             return super::cpu_attention::attention(q, k, v, lengths, divisor);
@@ -117,12 +117,6 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
     unfused(q, k, v, mask, scale, super::matmul::matmul)
 }
 
-/// Whether [`attention`] takes burn's own attention op: on the flex CPU backend without
-/// autodiff. flex tiles it over the keys with an online softmax where the scores would not fit
-/// in cache (`burn_flex::ops::attention`), so NT-v2's 2,048² scores per head are never written.
-pub(crate) fn runs_flex_attention(device: &Device) -> bool {
-    matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) && !device.is_autodiff()
-}
 
 /// [`attention`] through `burn::tensor::module::attention` (every row has a valid key).
 fn flex(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale: LogitScale) -> Tensor<4> {

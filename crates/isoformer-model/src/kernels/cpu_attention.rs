@@ -5,27 +5,18 @@
 //! gemm for the scores against the row's valid keys, a softmax over them, and one gemm with the
 //! matching values: padding keys cost nothing, no mask is read, and a block's scores stay in a
 //! per-thread buffer (256 × keys, 2 MiB at NT-v2's 2,048). The softmax's exponential is a
-//! polynomial compiled for AVX-512 and AVX2+FMA and chosen at run time ([`softmax_rows`]).
+//! polynomial ([`super::cpu::exp`]) compiled for AVX-512 and AVX2+FMA and chosen at run time
+//! ([`softmax_rows`]).
 //!
 //! burn's own `attention` op on flex computed the same with a scalar masked softmax (17 % of an
 //! ESM-2 8 × 256 forward in `perf`); benches/README.md has the figures.
 
-use std::borrow::Cow;
-
-use burn::backend::Flex;
-use burn::backend::flex::FlexTensor;
 use burn::tensor::{Tensor, TensorData};
+
+use super::cpu::{exp, flex, values};
 
 /// Queries per task: bounds the scores buffer and gives the threads work of even size.
 pub const QUERY_BLOCK: usize = 256;
-
-/// A tensor's values in row-major order (borrowed when the flex tensor is contiguous).
-fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.clone().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
-    }
-}
 
 /// `q (b, h, n, d)`, `k (b, h, m, d)`, `v (b, h, m, dv)` on flex, `lengths[row]` valid keys
 /// (a prefix; at least one), logits divided by `divisor` → `(b, h, n, dv)`.
@@ -36,7 +27,6 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
     let dv = v.dims()[3];
     assert_eq!(lengths.len(), b, "one key length per batch row");
     assert!(lengths.iter().all(|&l| l >= 1 && l as usize <= m), "every row has 1..=m valid keys");
-    let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().expect("a flex tensor");
     let (qt, kt, vt) = (flex(q), flex(k), flex(v));
     let (qs, ks, vs) = (values(&qt), values(&kt), values(&vt));
     let scale = (1.0 / divisor) as f32;
@@ -96,7 +86,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
     Tensor::from_data(TensorData::new(out, [b, h, n, dv]), &device)
 }
 
-super::cpu_simd::multiversion! {
+super::cpu::multiversion! {
     /// Softmax of each `len`-long row of `scores`, in place.
     pub fn softmax_rows(scores: &mut [f32], len: usize) => softmax_rows_plain;
 }
@@ -133,35 +123,9 @@ fn softmax_rows_plain(scores: &mut [f32], len: usize) {
     }
 }
 
-/// e^x for x ≤ 0 (a softmax's shifted logits; larger x is clamped at 88), relative error below
-/// 2e-7: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its degree-6 Taylor-like minimax polynomial
-/// (Cephes `expf`), 2^n put in the exponent bits. Branch-free, so loops over it vectorise.
-#[inline(always)]
-pub fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
-    // Round x / ln 2 to the nearest integer by the 1.5 · 2^23 trick (no rounding instruction).
-    const ROUND: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1;
-    let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exp_is_within_2e_7_relative_of_std() {
-        let mut worst = 0f32;
-        for i in 0..=200_000 {
-            let x = -87.0 + 88.0 * i as f32 / 200_000.0;
-            let (got, want) = (exp(x), x.exp());
-            worst = worst.max(((got - want) / want).abs());
-        }
-        assert!(worst < 2e-7, "worst relative error {worst}");
-    }
 
     /// Every compiled version the run-time dispatch can pick on this CPU gives the same rows.
     #[test]

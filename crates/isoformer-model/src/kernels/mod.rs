@@ -36,9 +36,9 @@ use burn::tensor::Device;
 
 pub mod attention;
 pub mod conv1d;
+pub(crate) mod cpu;
 pub mod cpu_attention;
-pub mod cpu_gelu;
-mod cpu_simd;
+pub mod cpu_elementwise;
 pub mod fusion_residual;
 pub mod matmul;
 pub mod parity;

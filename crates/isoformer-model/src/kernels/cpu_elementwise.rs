@@ -1,40 +1,28 @@
-//! The GELUs on the CPU backend (flex), one pass each, compiled for AVX-512 and AVX2+FMA and
-//! chosen at run time:
+//! Element-wise passes on the CPU backend (flex), each one pass where burn's ops made several,
+//! compiled for AVX-512 and AVX2+FMA and chosen at run time:
 //! * ESM-2's erf GELU `x · ½(1 + erf(x/√2))` with a rational erf (absolute error below 5e-7
 //!   against the exact erf); burn's `gelu` on flex calls libm's scalar `erff` per value (5 % of
 //!   an ESM-2 forward in `perf`);
 //! * Enformer's BatchNorm (running statistics, as a per-channel scale and shift) followed by its
-//!   sigmoid GELU `y · σ(1.702 y)`, with the polynomial exp of [`super::cpu_attention::exp`]:
-//!   one pass where burn's ops made five over each conv block's input.
+//!   sigmoid GELU `y · σ(1.702 y)`, with the polynomial exp of [`super::cpu::exp`]: one pass
+//!   where burn's ops made five over each conv block's input;
+//! * Enformer's attention pooling of adjacent positions (a softmax over each pair, product and
+//!   sum).
 
-use std::borrow::Cow;
-
-use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
+
+use super::cpu::{exp, flex, values};
 
 /// [`crate::nn::gelu_erf`] on a flex tensor without autodiff.
 pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let shape = x.shape();
-    let t = x.try_into_primitive::<Flex>().expect("a flex tensor");
+    let t = flex(x);
     let values = values(&t);
     let mut out = vec![0f32; values.len()];
     gelu_slice(&values, &mut out);
     drop(values);
     Tensor::from_data(TensorData::new(out, shape), &device)
-}
-
-/// A flex tensor's values in row-major order (borrowed when contiguous).
-fn values<'a>(t: &'a burn::backend::flex::FlexTensor) -> Cow<'a, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.clone().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
-    }
-}
-
-/// A 1-D flex tensor's values.
-pub fn vector(t: Tensor<1>) -> Vec<f32> {
-    values(&t.try_into_primitive::<Flex>().expect("a flex tensor")).into_owned()
 }
 
 /// Enformer's attention pooling of adjacent positions on flex: `pairs` `(b, n/2, 2, d)`
@@ -47,7 +35,7 @@ pub fn attention_pool(pairs: Tensor<4>, logits: Tensor<4>) -> Tensor<3> {
     let [b, half, two, d] = pairs.dims();
     assert_eq!(two, 2, "pairs of positions");
     assert_eq!(logits.dims(), [b, half, 2, d], "one logit per value");
-    let (pt, lt) = (pairs.try_into_primitive::<Flex>().expect("a flex tensor"), logits.try_into_primitive::<Flex>().expect("a flex tensor"));
+    let (pt, lt) = (flex(pairs), flex(logits));
     let (p, l) = (values(&pt), values(&lt));
     let mut out = vec![0f32; b * half * d];
     if d > 0 {
@@ -59,7 +47,7 @@ pub fn attention_pool(pairs: Tensor<4>, logits: Tensor<4>) -> Tensor<3> {
     Tensor::from_data(TensorData::new(out, [b, half, d]), &device)
 }
 
-super::cpu_simd::multiversion! {
+super::cpu::multiversion! {
     fn pool_row(p: &[f32], l: &[f32], out: &mut [f32]) => pool_plain;
 }
 
@@ -70,7 +58,7 @@ fn pool_plain(p: &[f32], l: &[f32], out: &mut [f32]) {
     let (l0, l1) = l.split_at(d);
     for i in 0..d {
         let m = l0[i].max(l1[i]);
-        let (e0, e1) = (super::cpu_attention::exp(l0[i] - m), super::cpu_attention::exp(l1[i] - m));
+        let (e0, e1) = (exp(l0[i] - m), exp(l1[i] - m));
         out[i] = (p0[i] * e0 + p1[i] * e1) / (e0 + e1);
     }
 }
@@ -80,7 +68,7 @@ pub fn norm_gelu_sigmoid(x: Tensor<3>, scale: &[f32], shift: &[f32]) -> Tensor<3
     let device = x.device();
     let [_, c, len] = x.dims();
     assert!(scale.len() == c && shift.len() == c, "one scale and shift per channel");
-    let t = x.try_into_primitive::<Flex>().expect("a flex tensor");
+    let t = flex(x);
     let values = values(&t);
     let mut out = vec![0f32; values.len()];
     if len > 0 {
@@ -93,7 +81,7 @@ pub fn norm_gelu_sigmoid(x: Tensor<3>, scale: &[f32], shift: &[f32]) -> Tensor<3
     Tensor::from_data(TensorData::new(out, shape), &device)
 }
 
-super::cpu_simd::multiversion! {
+super::cpu::multiversion! {
     fn norm_gelu_row(x: &[f32], out: &mut [f32], a: f32, b: f32) => norm_gelu_plain;
 }
 
@@ -101,11 +89,11 @@ super::cpu_simd::multiversion! {
 fn norm_gelu_plain(x: &[f32], out: &mut [f32], a: f32, b: f32) {
     for (o, &v) in out.iter_mut().zip(x) {
         let y = v * a + b;
-        *o = y / (1.0 + super::cpu_attention::exp(-1.702 * y));
+        *o = y / (1.0 + exp(-1.702 * y));
     }
 }
 
-super::cpu_simd::multiversion! {
+super::cpu::multiversion! {
     fn gelu_slice(x: &[f32], out: &mut [f32]) => gelu_plain;
 }
 
