@@ -2,6 +2,7 @@
 //! PyTorch side, `benches/torch_side.py`, alternately with this one).
 //!
 //!     isoformer-bench run --workload enformer --backend flex --weights benches/weights --reps 3
+//!     isoformer-bench run --workload nt-1x2048 --backend flex --int8 on   (int8 weights and kernels)
 //!     isoformer-bench sgemm --backend ndarray
 //!     isoformer-bench sgemm --backend wgpu --path kernel --n 1024   (the WGSL matmul of CPU adapters)
 //!     isoformer-bench conv --backend wgpu --path kernel --len 2048   (the WGSL conv1d, one tower conv)
@@ -185,10 +186,12 @@ fn conv(device: &Device, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A part's weights, read whole from `dir/name` (the bytes are dropped once the tensors exist).
-fn load_part<T>(dir: &Path, name: &str, device: &Device, build: impl FnOnce(&mut Loader) -> T) -> Result<T> {
+/// A part's weights, read whole from `dir/name` (the bytes are dropped once the tensors exist);
+/// with `int8`, quantized int8 per channel first, as `isoformer quantize --scheme int8` writes
+/// them (the weights the int8 kernels then run).
+fn load_part<T>(dir: &Path, name: &str, device: &Device, int8: bool, build: impl FnOnce(&mut Loader) -> T) -> Result<T> {
     let path = dir.join(name);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_weights(&path, int8)?;
     let source = SafetensorsSource::new(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut l = Loader::new(&source, device);
     let part = build(&mut l);
@@ -229,8 +232,26 @@ enum Work {
     Full(Box<Isoformer>, Vec<Vec<u32>>, Vec<Vec<u32>>),
 }
 
+/// A safetensors file's bytes, quantized int8 per channel with `int8`.
+fn read_weights(path: &Path, int8: bool) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !int8 {
+        return Ok(bytes);
+    }
+    let (q, _) = isoformer_model::quant::quantize_safetensors(&bytes, isoformer_model::quant::Scheme::Int8).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(q)
+}
+
+/// `run`: `--int8 on` quantizes the weights int8 per channel and computes with the int8 kernels
+/// (`kernels::cpu_int8`, flex only).
 fn bench(args: &Args) -> Result<()> {
     let workload = args.get("workload", "");
+    let int8 = match args.get("int8", "off").as_str() {
+        "on" => true,
+        "off" => false,
+        other => bail!("--int8 {other:?}: on or off"),
+    };
+    isoformer_model::kernels::set_int8_compute(int8);
     let backend = args.get("backend", "flex");
     let dir = PathBuf::from(args.get("weights", "benches/weights"));
     let reps = args.num("reps", 3)?;
@@ -245,8 +266,8 @@ fn bench(args: &Args) -> Result<()> {
     let inputs = Inputs { bytes: std::fs::read(dir.join("inputs.safetensors")).context("reading inputs.safetensors")? };
 
     let t_load = Instant::now();
-    let esm = |g: EsmGeometry, file: &str| load_part(&dir, file, &device, |l| EsmEncoder::load(l, "", &g));
-    let enformer = |g: EnformerGeometry| load_part(&dir, "enformer.safetensors", &device, |l| Enformer::load(l, "", &g));
+    let esm = |g: EsmGeometry, file: &str| load_part(&dir, file, &device, int8, |l| EsmEncoder::load(l, "", &g));
+    let enformer = |g: EnformerGeometry| load_part(&dir, "enformer.safetensors", &device, int8, |l| Enformer::load(l, "", &g));
     let work = match workload.as_str() {
         "esm-1x512" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_1x512")?),
         "esm-8x256" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_8x256")?),
@@ -260,7 +281,7 @@ fn bench(args: &Args) -> Result<()> {
         }
         "full" => {
             let path = dir.join("model.safetensors");
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = read_weights(&path, int8)?;
             let source = SafetensorsSource::new(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let mut m = Isoformer::load(&cfg, &source, &device).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             if let Some(t) = tile {

@@ -4,7 +4,8 @@
 //! than a register-blocked kernel without barriers on SwiftShader (Chromium's WebGPU without a
 //! GPU; benches/README.md). Every matrix product of the model goes through [`matmul`] or
 //! [`linear`], which take the kernel when [`super::use_register_kernels`] says so and burn's
-//! matmul otherwise (the reference, which the PyTorch parity tests pin).
+//! matmul otherwise (the reference, which the PyTorch parity tests pin). With
+//! [`super::set_int8_compute`] on, Linear layers with int8 weights run [`super::cpu_int8`] on the CPU.
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;
@@ -26,6 +27,15 @@ pub fn reference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 
 /// burn's `Linear` layer (weight `[in, out]`, optional bias) on `x (…, in)`, through [`matmul`].
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_family = "wasm"))]
+    let x = if super::use_int8(&x.device()) {
+        match super::cpu_int8::linear(layer, x) {
+            Ok(y) => return y,
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
     #[cfg(feature = "wgsl")]
     if super::use_register_kernels(&x.device()) {
         let dims = x.dims();
