@@ -10,6 +10,8 @@
 //!     isoformer-bench kernels --shape nt-self --path kernel     (wgpu rows: see kernels.rs)
 //!     isoformer-bench limited-forward
 //!     isoformer-bench official-model --output DIR                 (the official geometry, seeded random weights)
+//!     isoformer-bench tokens --model DIR --input TSV --output T.safetensors   (batch59's inputs for PyTorch)
+//!     isoformer-bench int8-copy --model DIR --output DIR2         (the weights int8 per channel)
 //!
 //! `run` loads only the weights the workload needs, runs `--warmup` untimed passes, resets the
 //! process's peak-RSS counter (`/proc/self/clear_refs`), runs `--reps` timed passes (each ends
@@ -30,6 +32,7 @@ use isoformer_model::weights::{Loader, SafetensorsSource};
 use isoformer_model::{Isoformer, IsoformerConfig};
 use safetensors::SafeTensors;
 
+mod batch;
 mod kernels;
 mod official;
 
@@ -56,7 +59,7 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut it = std::env::args().skip(1);
-        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|conv|flops|kernels|limited-forward|official-model [--flag value]..."))?;
+        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|conv|flops|kernels|limited-forward|official-model|tokens|int8-copy [--flag value]..."))?;
         let mut flags = BTreeMap::new();
         while let Some(k) = it.next() {
             let key = k.strip_prefix("--").ok_or_else(|| anyhow!("expected a --flag, got {k:?}"))?.to_string();
@@ -90,7 +93,9 @@ fn run() -> Result<()> {
         "kernels" => kernels::kernels(&args),
         "limited-forward" => kernels::limited_forward(&args),
         "official-model" => official::official_model(&args),
-        other => bail!("unknown command {other:?} (run, sgemm, conv, flops, kernels, limited-forward, official-model)"),
+        "tokens" => batch::tokens(&args),
+        "int8-copy" => batch::int8_copy(&args),
+        other => bail!("unknown command {other:?} (run, sgemm, conv, flops, kernels, limited-forward, official-model, tokens, int8-copy)"),
     }
 }
 
@@ -291,6 +296,14 @@ fn bench(args: &Args) -> Result<()> {
         }
         other => bail!("unknown workload {other:?} ({})", WORKLOADS.join(", ")),
     };
+    if int8 {
+        // The int8 forms found and packed now, as the CLI does after loading.
+        match &work {
+            Work::Esm(enc, _) => isoformer_model::kernels::cpu_int8::prepare(enc),
+            Work::Enformer(e) => isoformer_model::kernels::cpu_int8::prepare(e),
+            Work::Full(m, _, _) => isoformer_model::kernels::cpu_int8::prepare(m.as_ref()),
+        };
+    }
     let load_s = t_load.elapsed().as_secs_f64();
 
     let pass = || -> Result<Vec<f32>> {

@@ -68,9 +68,13 @@ pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &Predictor
                 isoformer_io::shown(model_dir).display()
             );
         }
-        log::info!("int8 matrix products: {}", isoformer_model::kernels::cpu_int8::kernel_name());
     }
     isoformer_model::kernels::set_int8_compute(compute == ComputeArg::Int8);
+    if compute == ComputeArg::Int8 {
+        let t = std::time::Instant::now();
+        let n = isoformer_model::kernels::cpu_int8::prepare(&predictor.model);
+        log::info!("int8 matrix products ({}): {n} int8 weights packed in {:.2?}", isoformer_model::kernels::cpu_int8::kernel_name(), t.elapsed());
+    }
     Ok(())
 }
 

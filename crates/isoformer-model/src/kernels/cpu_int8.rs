@@ -70,31 +70,39 @@ impl Int8Weight {
         assert_eq!(w.len(), n * k, "an n × k weight");
         let mut q = vec![0i8; n * k];
         let mut scale = vec![0f32; n];
-        for j in 0..n {
-            let row = &w[j * k..(j + 1) * k];
-            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            if !max.is_finite() {
+        if k > 0 {
+            let exact = q.par_chunks_mut(k).zip(scale.par_iter_mut()).zip(w.par_chunks(k)).all(|((qr, s), row)| exact_row(row, qr, s));
+            if !exact {
                 return None;
             }
-            if max == 0.0 {
-                continue;
-            }
-            let s = max / 127.0;
-            let tol = max * 1e-6;
-            for (qi, &v) in q[j * k..(j + 1) * k].iter_mut().zip(row) {
-                let r = (v / s).round();
-                if (r * s - v).abs() > tol {
-                    return None;
-                }
-                *qi = r.clamp(-127.0, 127.0) as i8;
-            }
-            scale[j] = s;
         }
         let view = NdTensorView::from_data([n, k], &q[..]);
         let packed = with_executor(|e| e.prepack_b(view.transposed()));
         let sums = q.chunks_exact(k.max(1)).map(|c| c.iter().map(|&v| v as i32).sum()).collect();
         Some(Int8Weight { packed, scale, sums, k, n })
     }
+}
+
+/// One channel: its integers and scale, or false when its values are not integers times
+/// `max |w| / 127` (within 1e-6 of the maximum).
+fn exact_row(row: &[f32], q: &mut [i8], scale: &mut f32) -> bool {
+    let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if !max.is_finite() {
+        return false;
+    }
+    if max == 0.0 {
+        return true;
+    }
+    let s = max / 127.0;
+    let tol = max * 1e-6;
+    let mut ok = true;
+    for (qi, &v) in q.iter_mut().zip(row) {
+        let r = (v / s).round_ties_even();
+        ok &= (r * s - v).abs() <= tol;
+        *qi = r.clamp(-127.0, 127.0) as i8;
+    }
+    *scale = s;
+    ok
 }
 
 /// Int8 forms by parameter id (`None`: the weight is not int8, take the f32 path).
@@ -118,16 +126,46 @@ fn weight_for<const D: usize>(param: &Param<Tensor<D>>, n: usize, k: usize, out_
     made
 }
 
-/// `linear` of [`super::matmul`] in int8, or `None` when the layer's weight is not int8.
+/// Finds and packs every int8 weight of `module` now (matrices `[in, out]` as Linear layers hold
+/// them, convolutions `[out, in, k]`) rather than on each one's first use, so that the first
+/// forward pass runs at full speed: the edges call it after loading when int8 compute is on.
+/// Returns how many weights are int8.
+pub fn prepare<M: burn::module::Module>(module: &M) -> usize {
+    struct Visitor(usize);
+    impl burn::module::ModuleVisitor for Visitor {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let dims = param.dims();
+            if dims.iter().product::<usize>() < crate::quant::MIN_QUANTIZED || !super::cpu::runs_on(&param.val().device()) {
+                return;
+            }
+            let made = match D {
+                2 => weight_for(param, dims[1], dims[0], |v| transpose(&v, dims[0], dims[1])),
+                3 => weight_for(param, dims[0], dims[1] * dims[2], |v| tap_major(&v, dims[0], dims[1], dims[2])),
+                _ => None,
+            };
+            self.0 += made.is_some() as usize;
+        }
+    }
+    let mut v = Visitor(0);
+    module.visit(&mut v);
+    v.0
+}
+
+/// `linear` of [`super::matmul`] in int8, or the input back when the layer's weight is not int8.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
-    let [d_in, d_out] = layer.weight.dims();
-    let Some(w) = weight_for(&layer.weight, d_out, d_in, |v| transpose(&v, d_in, d_out)) else {
+    product(&layer.weight, layer.bias.as_ref(), x)
+}
+
+/// `x (…, in) · weight [in, out] (+ bias)` in int8, or the input back when the weight is not int8.
+pub fn product<const D: usize>(weight: &Param<Tensor<2>>, bias: Option<&Param<Tensor<1>>>, x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
+    let [d_in, d_out] = weight.dims();
+    let Some(w) = weight_for(weight, d_out, d_in, |v| transpose(&v, d_in, d_out)) else {
         return Err(x);
     };
     let device = x.device();
     let mut dims = x.dims();
     let rows = dims[..D - 1].iter().product::<usize>();
-    let bias = layer.bias.as_ref().map(|b| values(&flex(b.val())).into_owned());
+    let bias = bias.map(|b| values(&flex(b.val())).into_owned());
     let xt = flex(x);
     let xv = values(&xt);
     let mut out = vec![0f32; rows * d_out];
@@ -138,11 +176,14 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Result<Tensor<D>,
 }
 
 /// [`super::conv1d`] (zero padding `k / 2`, stride 1) in int8, or `None` when the weight is not
-/// int8. Activations are quantized per batch item; the product runs on an im2col copy of them
-/// (u8: a quarter of f32's bytes), with each output position a row.
+/// int8. Activations are quantized per batch item, once, into a position-major copy with `k / 2`
+/// rows of zero (the zero point) at each end; the im2col matrix (a row per output position: the
+/// `k` input positions around it, all channels) is then a view of that copy whose rows overlap,
+/// one position apart, so it is never written out. The weight is packed in the same order
+/// (tap-major, channel-minor).
 pub fn conv1d(x: Tensor<3>, weight: &Param<Tensor<3>>, bias: Tensor<1>) -> Result<Tensor<3>, Tensor<3>> {
     let [d_out, d_in, kk] = weight.dims();
-    let Some(w) = weight_for(weight, d_out, d_in * kk, |v| v) else {
+    let Some(w) = weight_for(weight, d_out, d_in * kk, |v| tap_major(&v, d_out, d_in, kk)) else {
         return Err(x);
     };
     let device = x.device();
@@ -154,34 +195,63 @@ pub fn conv1d(x: Tensor<3>, weight: &Param<Tensor<3>>, bias: Tensor<1>) -> Resul
     let mut out = vec![0f32; b * d_out * len];
     let pad = kk / 2;
     let top = levels();
-    let mut cols = vec![0u8; len * d_in * kk];
+    let mut padded = vec![0u8; (len + 2 * pad) * d_in];
+    let mut qx = vec![0u8; d_in * len];
+    let mut rows_f32 = vec![0f32; len * d_out];
     let mut acc = vec![MaybeUninit::<i32>::uninit(); len * d_out];
     for (item, y) in xv.chunks_exact(d_in * len).zip(out.chunks_exact_mut(d_out * len)) {
         let (s, zp) = range_params(item, top);
         let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
-        // im2col, one row per output position: [c0 t0, c0 t1, …, c1 t0, …] (the weight's order).
-        cols.par_chunks_mut(d_in * kk).enumerate().for_each(|(l, row)| {
-            for ch in 0..d_in {
-                let src = &item[ch * len..(ch + 1) * len];
-                for t in 0..kk {
-                    let p = l + t;
-                    row[ch * kk + t] = if p < pad || p - pad >= len { zp } else { quantize(src[p - pad], inv, zp, top) };
-                }
-            }
-        });
-        let a = NdTensorView::from_data([len, d_in * kk], &cols[..]);
+        padded[..pad * d_in].fill(zp);
+        padded[(pad + len) * d_in..].fill(zp);
+        // Quantize each channel's row (vectorised), then transpose the bytes to (position, channel).
+        qx.par_chunks_mut(len).zip(item.par_chunks(len)).for_each(|(q, xr)| quantize_row(xr, inv, zp, top, q));
+        transpose_blocks(&qx, d_in, len, &mut padded[pad * d_in..(pad + len) * d_in]);
+        let a = NdTensorView::from_slice_with_strides([len, d_in * kk], &padded[..], [d_in, 1]).expect("overlapping im2col view");
         let sums = raw_gemm(a, &w, &mut acc);
-        // Back to f32, transposed to (channel, position), bias added.
-        y.par_chunks_mut(len).enumerate().for_each(|(j, yrow)| {
-            let f = s * w.scale[j];
-            let shift = zp as i32 * w.sums[j];
-            for (l, v) in yrow.iter_mut().enumerate() {
-                *v = (sums[l * d_out + j] - shift) as f32 * f + bias[j];
-            }
-        });
+        // Back to f32 per position (vectorised, bias added), then transposed to (channel, position).
+        rows_f32.par_chunks_mut(d_out).zip(sums.par_chunks(d_out)).for_each(|(o, a)| dequantize_row(a, s, zp as i32, &w.scale, &w.sums, Some(&bias), o));
+        transpose_blocks(&rows_f32, len, d_out, y);
     }
     drop(xv);
     Ok(Tensor::from_data(TensorData::new(out, [b, d_out, len]), &device))
+}
+
+/// `src` (`rows × cols`, row-major) → `dst` (`cols × rows`), in square blocks (both sides stay
+/// in cache), blocks of destination rows in parallel.
+fn transpose_blocks<T: Copy + Send + Sync>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const B: usize = 32;
+    assert_eq!(src.len(), rows * cols);
+    assert_eq!(dst.len(), rows * cols);
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    dst.par_chunks_mut(B * rows).enumerate().for_each(|(cb, out)| {
+        let c0 = cb * B;
+        let nc = out.len() / rows;
+        for r0 in (0..rows).step_by(B) {
+            let nr = B.min(rows - r0);
+            for c in 0..nc {
+                let o = &mut out[c * rows + r0..c * rows + r0 + nr];
+                for (r, v) in o.iter_mut().enumerate() {
+                    *v = src[(r0 + r) * cols + c0 + c];
+                }
+            }
+        }
+    });
+}
+
+/// A convolution weight `[out, in, k]` → `[out, k, in]` (tap-major within each output channel).
+fn tap_major(v: &[f32], d_out: usize, d_in: usize, kk: usize) -> Vec<f32> {
+    let mut t = vec![0f32; v.len()];
+    for o in 0..d_out {
+        for ch in 0..d_in {
+            for tap in 0..kk {
+                t[o * d_in * kk + tap * d_in + ch] = v[o * d_in * kk + ch * kk + tap];
+            }
+        }
+    }
+    t
 }
 
 /// `out (rows × n) = dequant(quant(x) · w) + bias`, activations quantized per row.
@@ -226,7 +296,8 @@ fn range_params(x: &[f32], top: f32) -> (f32, u8) {
 
 #[inline(always)]
 fn quantize(v: f32, inv: f32, zp: u8, top: f32) -> u8 {
-    (v * inv + zp as f32).round().clamp(0.0, top) as u8
+    // Ties to even: one vector instruction (`round()` is a libm call per value).
+    (v * inv + zp as f32).round_ties_even().clamp(0.0, top) as u8
 }
 
 super::cpu::multiversion! {
@@ -263,11 +334,7 @@ fn dequantize_plain(acc: &[i32], s: f32, zp: i32, w_scale: &[f32], w_sums: &[i32
 /// `rows × cols` row-major → `cols × rows`.
 fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0f32; v.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = v[r * cols + c];
-        }
-    }
+    transpose_blocks(v, rows, cols, &mut t);
     t
 }
 
@@ -325,7 +392,7 @@ mod tests {
     fn int8_conv1d_matches_burns_within_the_activation_rounding() {
         use burn::tensor::{Device, Distribution};
         let device = Device::flex();
-        for (b, cin, cout, k, len) in [(2, 24, 16, 5, 37), (1, 32, 8, 1, 19)] {
+        for (b, cin, cout, k, len) in [(2, 24, 16, 5, 37), (1, 32, 8, 1, 19), (2, 16, 40, 5, 150)] {
             let w = int8_weight(cout, cin * k, 5);
             let weight = Param::from_tensor(Tensor::<3>::from_data(TensorData::new(w.clone(), [cout, cin, k]), &device));
             let bias = Tensor::<1>::random([cout], Distribution::Uniform(-1.0, 1.0), &device);

@@ -25,6 +25,25 @@ pub fn reference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     a.matmul(b)
 }
 
+/// `x (…, in) · weight [in, out]` for a weight parameter (as [`linear`] without a bias): with
+/// [`super::set_int8_compute`] on and int8 weights, [`super::cpu_int8`] on the CPU.
+pub fn by_weight<const D: usize>(x: Tensor<D>, weight: &burn::module::Param<Tensor<2>>) -> Tensor<D> {
+    #[cfg(not(target_family = "wasm"))]
+    let x = if super::use_int8(&x.device()) {
+        match super::cpu_int8::product(weight, None, x) {
+            Ok(y) => return y,
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
+    let [d_in, d_out] = weight.dims();
+    let mut dims = x.dims();
+    let rows = dims[..D - 1].iter().product::<usize>();
+    dims[D - 1] = d_out;
+    matmul(x.reshape([rows, d_in]), weight.val()).reshape(dims)
+}
+
 /// burn's `Linear` layer (weight `[in, out]`, optional bias) on `x (…, in)`, through [`matmul`].
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     #[cfg(not(target_family = "wasm"))]
