@@ -97,7 +97,7 @@ fn exact_row(row: &[f32], q: &mut [i8], scale: &mut f32) -> bool {
     let tol = max * 1e-6;
     let mut ok = true;
     for (qi, &v) in q.iter_mut().zip(row) {
-        let r = (v / s).round_ties_even();
+        let r = nearest(v / s);
         ok &= (r * s - v).abs() <= tol;
         *qi = r.clamp(-127.0, 127.0) as i8;
     }
@@ -294,10 +294,18 @@ fn range_params(x: &[f32], top: f32) -> (f32, u8) {
     (s, zp as u8)
 }
 
+/// `x` rounded to the nearest integer, ties to even, for |x| < 2^22 (what quantized values are):
+/// adding and subtracting 1.5 · 2^23 leaves no fraction bits. Plain float arithmetic, so loops
+/// over it vectorise (`round` and `round_ties_even` are libm calls per value here).
+#[inline(always)]
+fn nearest(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0;
+    (x + ROUND) - ROUND
+}
+
 #[inline(always)]
 fn quantize(v: f32, inv: f32, zp: u8, top: f32) -> u8 {
-    // Ties to even: one vector instruction (`round()` is a libm call per value).
-    (v * inv + zp as f32).round_ties_even().clamp(0.0, top) as u8
+    nearest(v * inv + zp as f32).clamp(0.0, top) as u8
 }
 
 super::cpu::multiversion! {
