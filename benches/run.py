@@ -234,7 +234,9 @@ def batch59(a, bench, env, weights, backends, target):
         print(f"| {side} | {r['n']} | {r['seconds']:.1f} | {3600 * r['n'] / r['seconds']:.0f} | "
               f"{ref_s / r['seconds']:.2f} | {r['rss']:.0f} | {agree} |")
     out = ROOT / "benches" / "results" / f"batch59-{datetime.datetime.now():%Y-%m-%d-%H%M}.json"
-    out.write_text(json.dumps({"cpu": cpu_model(), "threads": a.threads, "tsv": str(tsv), "results": results}, indent=1))
+    out.write_text(json.dumps({"cpu": cpu_model(), "threads": a.threads,
+                                "tsv": str(tsv.relative_to(ROOT) if tsv.is_relative_to(ROOT) else tsv.name),
+                                "results": results}, indent=1))
     print(f"raw results: {out.relative_to(ROOT)}")
 
 
