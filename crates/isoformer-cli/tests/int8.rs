@@ -10,9 +10,13 @@ fn values(tsv: &str) -> Vec<f64> {
 }
 
 fn predict(model: &str, compute: &str, dir: &std::path::Path) -> String {
+    predict_with(model, compute, "1", dir)
+}
+
+fn predict_with(model: &str, compute: &str, batch: &str, dir: &std::path::Path) -> String {
     let example = root().join("models/demo/example.tsv");
     let model = root().join(model);
-    let o = isoformer(&["predict", "-m", model.to_str().unwrap(), "-i", example.to_str().unwrap(), "-o", "-", "-q", "--compute", compute], dir);
+    let o = isoformer(&["predict", "-m", model.to_str().unwrap(), "-i", example.to_str().unwrap(), "-o", "-", "-q", "--compute", compute, "-b", batch], dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
 }
@@ -30,6 +34,16 @@ fn int8_kernels_stay_within_the_activation_rounding_of_the_f32_predictions() {
     println!("max |Δ| int8 kernels vs f32 on models/demo-int8 ({} values) {max:.3e}, cosine {cos:.7}", a.len());
     assert!(cos > 0.9999, "cosine {cos}");
     assert!(max < 0.05, "max |Δ| {max}");
+}
+
+#[test]
+fn int8_predictions_do_not_depend_on_the_batch_size() {
+    // The int8 convolutions quantize each tile of the conv tower by its own range: a row's tiles
+    // must be those of a batch of one (the demo model's 128 bins are tiled at -b 5).
+    let dir = scratch("int8-batch");
+    let one = predict_with("models/demo-int8", "int8", "1", &dir);
+    assert_eq!(one, predict_with("models/demo-int8", "int8", "5", &dir));
+    assert_eq!(one, predict_with("models/demo-int8", "int8", "64", &dir));
 }
 
 #[test]

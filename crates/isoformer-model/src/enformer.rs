@@ -458,6 +458,12 @@ impl Enformer {
         let x = x.swap_dims(1, 2);
         let h = match trace.as_deref_mut() {
             Some(t) => self.conv_tower_whole(x, Some(t)),
+            // The int8 convolutions quantize each tile by its own range, so a row's tiles must
+            // not depend on the batch beside it: each row in the tiles of a batch of one.
+            None if crate::kernels::use_int8(&x.device()) && x.dims()[0] > 1 => {
+                let rows = (0..x.dims()[0]).map(|i| self.conv_tower_tiled(x.clone().narrow(0, i, 1), self.tile_bins, self.halo_bins())).collect();
+                Tensor::cat(rows, 0)
+            }
             None => {
                 let tile = self.tile_bins_for(x.dims()[0]);
                 self.conv_tower_tiled(x, tile, self.halo_bins())
