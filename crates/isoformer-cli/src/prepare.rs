@@ -11,7 +11,7 @@ use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::{Limits, Transcript, prepare};
 use isoformer_model::IsoformerConfig;
 
-use isoformer_io::AtomicOutput;
+use isoformer_io::Outputs;
 use isoformer_pipeline::prepared;
 
 #[derive(clap::Args)]
@@ -114,6 +114,15 @@ fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
 
 pub fn run(args: &PrepareArgs) -> Result<()> {
     let started = Instant::now();
+    let mut outputs = Outputs::new();
+    let index = |suffix: &str| PathBuf::from(format!("{}{suffix}", args.genome.display()));
+    for input in [Some(&args.genome), Some(&index(".fai")), Some(&index(".gzi")), Some(&args.annotation), args.chrom_map.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    if let Some(model) = &args.model {
+        outputs.input_dir(model, &isoformer_pipeline::model_dir::FILES)?;
+    }
+    let out = outputs.file(&args.output)?;
     let limits = limits(args)?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,
@@ -125,8 +134,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
 
     let selected = select(args, &annotation)?;
 
-    let mut out = AtomicOutput::create(&args.output)?;
-    prepared::write_header(out.writer())?;
+    prepared::write_header(outputs.writer(out))?;
     let mut flagged = 0usize;
     for &i in &selected {
         let rec = &annotation.transcripts[i];
@@ -148,9 +156,9 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         if !p.flags.is_empty() {
             flagged += 1;
         }
-        prepared::write_row(out.writer(), &t, &p)?;
+        prepared::write_row(outputs.writer(out), &t, &p)?;
     }
-    out.finish()?;
+    outputs.commit()?;
     log::info!(
         "prepare: {} transcripts in {:.2} s ({} flagged), genome read {}",
         selected.len(),

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use isoformer_model::config::TargetFunction;
-use isoformer_io::open_input;
+use isoformer_io::{DirLock, Outputs, open_input};
 use isoformer_model::{IsoformerConfig, ModelFiles, Tokenizers};
 use isoformer_pipeline::data::{Targets, read_labeled};
 use isoformer_pipeline::input::Source;
@@ -212,6 +212,26 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
     anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
     anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
+    // --out may not be (or hold) an input, e.g. the starting model; it is locked against a second
+    // `train` writing into it, and removed again if this run created it and wrote nothing.
+    let mut outputs = Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    for input in [Some(&args.train), args.valid.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    outputs.dir(&args.out)?;
+    let created = !args.out.exists();
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let lock = DirLock::acquire(&args.out);
+    let result = lock.map_err(anyhow::Error::from).and_then(|_lock| train(args));
+    if result.is_err() && created {
+        // Only if empty: checkpoints written before a failure are kept for --resume.
+        let _ = std::fs::remove_dir(&args.out);
+    }
+    result
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
     let device = Device::flex();
     let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
     // Encoding needs the tokenizers only: the weights are loaded once, by the run.

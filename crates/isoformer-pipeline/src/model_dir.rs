@@ -26,6 +26,10 @@ fn hint(path: &Path) -> &'static str {
     }
 }
 
+/// The five files of a model directory (what an output of a run that reads the directory may
+/// not overwrite).
+pub const FILES: [&str; 5] = [ModelFiles::CONFIG, ModelFiles::WEIGHTS, "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"];
+
 /// Read a model directory's five files.
 pub fn read_files(dir: &Path) -> Result<ModelFiles, ModelDirError> {
     ModelFiles::gather(|name| std::fs::read(dir.join(name))).map_err(|e| gather_error(dir, e))
