@@ -57,10 +57,17 @@ pub fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     data.convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
 }
 
-/// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on.
+/// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on; more threads
+/// than cores only cost (10,000 ran for minutes), so N is capped at the cores available, with a
+/// note.
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
+    if let Some(mut n) = threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if n > cores {
+            eprintln!("note: --threads {n} is more than the {cores} cores available; using {cores}");
+            n = cores;
+        }
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
     }
     Ok(())

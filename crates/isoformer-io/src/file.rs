@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::BOM;
 use crate::compression::{Compression, sniff};
 use crate::location::shown;
 
@@ -84,9 +85,6 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead>, IoError> {
     Ok(text)
 }
 
-/// The UTF-8 byte-order mark, which editors on Windows put at the start of text files: every
-/// text input refuses it by name rather than reading it as part of the first field.
-pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Write `bytes` to `path` whole (see [`AtomicOutput`]), or to standard output for `-`.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), IoError> {

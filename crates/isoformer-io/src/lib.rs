@@ -23,9 +23,14 @@ mod file;
 pub mod signals;
 
 pub use compression::{Compression, sniff};
-pub use location::{Location, shown};
+
+/// The UTF-8 byte-order mark, which some editors put at the start of text files: every text
+/// input (TSV, FASTA, GTF/GFF3, config.json) refuses it by name rather than reading it as part of
+/// the first field.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub use location::{Location, cut, shown};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use file::{AtomicOutput, BOM, IoError, OutputId, Outputs, open_input, write_output};
+pub use file::{AtomicOutput, IoError, OutputId, Outputs, open_input, write_output};
 #[cfg(not(target_arch = "wasm32"))]
 pub use signals::{DirLock, remove_temporaries_on_signals};
