@@ -82,6 +82,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for input in [Some(&args.data), args.baseline.as_ref()].into_iter().flatten() {
         outputs.input(input)?;
     }
+    if let (Some(dir), None) = (&args.plot, &args.against) {
+        outputs.create_dir(dir)?;
+    }
     let json_out = args.json.as_deref().map(|p| outputs.file(p)).transpose()?;
     let tsv_out = outputs.file(&args.output)?;
     let device = Device::flex();

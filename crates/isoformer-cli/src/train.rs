@@ -236,7 +236,7 @@ fn train(args: &TrainArgs) -> Result<()> {
     let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
     // Encoding needs the tokenizers only: the weights are loaded once, by the run.
     let config = IsoformerConfig::from_json(&base.config_json).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?;
-    let tokenizers = Tokenizers::from_files(&base, &config).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let tokenizers = Tokenizers::from_files(&base, &config).map_err(|e| anyhow!("{}/{e}", args.model.display()))?;
     let asked = args.targets.as_deref().map_or(Targets::Default, Targets::Named);
     let (train, targets) = read_samples(&args.train, asked, &tokenizers)?;
     let valid = match &args.valid {
@@ -274,7 +274,13 @@ fn train(args: &TrainArgs) -> Result<()> {
         device,
     };
     let summary = run_with_progress(run, args.quiet);
-    let summary = summary.with_context(|| format!("training into {}", args.out.display()))?;
+    // The starting model's faults are about its files, not about the run into --out.
+    let summary = summary.map_err(|e| match e {
+        isoformer_train::TrainError::BaseWeights(_) | isoformer_train::TrainError::BaseModel(_) => {
+            anyhow::Error::from(e).context(args.model.join(ModelFiles::WEIGHTS).display().to_string())
+        }
+        e => anyhow::Error::from(e).context(format!("training into {}", args.out.display())),
+    })?;
     eprintln!(
         "train: {} steps, {} examples in {:.2} s ({:.1} examples/s; embeddings before the first step {:.2} s, cache {} hits {} misses); model in {}",
         summary.steps,

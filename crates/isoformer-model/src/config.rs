@@ -215,7 +215,7 @@ impl Default for IsoformerConfig {
 /// An impossible or unsupported configuration; the message names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config.json is not valid JSON for an IsoFormer config: {0}")]
+    #[error("not valid JSON for an IsoFormer config: {0}")]
     Json(String),
     #[error("starts with a UTF-8 byte-order mark (BOM); save it without one")]
     ByteOrderMark,

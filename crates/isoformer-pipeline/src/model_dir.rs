@@ -13,7 +13,9 @@ pub enum ModelDirError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}: not UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf },
-    #[error("loading the model in {}", dir.display())]
+    /// Every [`ModelError`] starts with the name of the file it is about: shown after the
+    /// directory, it is one line naming the file (`m/config.json: ...`).
+    #[error("{}/{source}", dir.display())]
     Load { dir: PathBuf, source: ModelError },
 }
 
