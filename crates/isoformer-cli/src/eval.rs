@@ -200,7 +200,10 @@ fn against(
     Ok(())
 }
 
-fn esc(s: &str) -> String {
+/// Text for SVG (XML 1.0): markup characters escaped, and control characters, which XML cannot
+/// hold even escaped, shown as U+FFFD.
+pub fn esc(s: &str) -> String {
+    let s: String = s.chars().map(|c| if c.is_control() && !matches!(c, '\t' | '\n' | '\r') { '\u{fffd}' } else { c }).collect();
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -266,4 +269,12 @@ pub fn bars_svg(r: &Report) -> String {
         }
     }
     s + "</svg>\n"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn svg_text_has_no_control_characters() {
+        assert_eq!(super::esc("tx\u{1}<1>&\"g\""), "tx\u{fffd}&lt;1&gt;&amp;&quot;g&quot;");
+    }
 }

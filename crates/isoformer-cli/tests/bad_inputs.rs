@@ -332,6 +332,7 @@ fn predict_bad_inputs() {
         case("DNA empty", p, &["in.tsv:2"]).file("in.tsv", edited("dna", 1, "")),
         case("id twice", p, &["in.tsv:3", "already on line 2"]).file("in.tsv", edited("transcript_id", 2, "tiny_tx1")),
         case("id empty", p, &["in.tsv:2", "empty transcript_id"]).file("in.tsv", edited("transcript_id", 1, "")),
+        case("id with a control character", p, &["in.tsv:2", "transcript_id has a control character (U+0001) at position 3"]).file("in.tsv", edited("transcript_id", 1, "tx\u{1}1")),
         case("200 kB header", p, &["in.tsv:1", "…"]).file("in.tsv", format!("{}\tdna\trna\tprotein\n", "x".repeat(200_000))),
         case("output is the input", "predict -m @M -i in.tsv -o in.tsv", &["in.tsv: is an input of this run"]).file("in.tsv", example()),
         case("output is a model file", "predict -m m -i @EX -o m/config.json", &["m/config.json: is an input of this run"]).file("m/config.json", std::fs::read(root().join("models/tiny/config.json")).unwrap()),
