@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--tokens", help="batch: the inputs `isoformer-bench tokens` wrote")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.workload == "sgemm":
@@ -95,6 +96,8 @@ def main():
 
         def run():
             return model(dna, rna, prot, has_protein)[-1]
+    elif a.workload == "batch":
+        return batch(a, c, w)
     else:
         raise SystemExit(f"unknown workload {a.workload}")
     del inputs
@@ -116,6 +119,33 @@ def main():
         "out_sum": out.sum().item(), "out_abs_mean": out.abs().mean().item(),
         "torch": torch.__version__,
     }))
+
+
+def batch(a, c, w):
+    """The realistic batch (run.py's batch59): every transcript of the tokens file through the
+    full model one at a time, batch 1, as the official snippet runs a transcript (its DNA window,
+    RNA and protein tokens exactly as isoformer built them). One JSON line: the seconds of each
+    transcript, the peak RSS, and the predictions (for the comparison with isoformer's TSV)."""
+    from safetensors import safe_open
+    t0 = time.perf_counter()
+    model = mf.Isoformer(c, {"dna": "enformer", "rna": "nt_model", "protein": "esm_model"})
+    load(model, w / "model.safetensors")
+    with safe_open(a.tokens, "pt") as f:
+        ids = f.metadata()["ids"].split("\n")
+        t = {k: f.get_tensor(k) for k in f.keys()}
+    load_s = time.perf_counter() - t0
+    Path("/proc/self/clear_refs").write_text("5")
+    times, preds = [], []
+    with torch.no_grad():
+        for i, tid in enumerate(ids):
+            start = time.perf_counter()
+            dna = t[f"dna.{int(t['window'][i])}"].float()[None]
+            out = model(dna, t[f"rna.{i}"][None], t[f"protein.{i}"][None], t["has_protein"][i:i + 1].bool())[-1]
+            times.append(time.perf_counter() - start)
+            preds.append([float(v) for v in out[0]])
+    print(json.dumps({"side": "pytorch", "workload": "batch", "threads": torch.get_num_threads(), "load_s": load_s,
+                      "times_s": times, "peak_rss_timed_mib": peak_rss_mib(), "ids": ids, "predictions": preds,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

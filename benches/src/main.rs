@@ -2,6 +2,7 @@
 //! PyTorch side, `benches/torch_side.py`, alternately with this one).
 //!
 //!     isoformer-bench run --workload enformer --backend flex --weights benches/weights --reps 3
+//!     isoformer-bench run --workload nt-1x2048 --backend flex --int8 on   (int8 weights and kernels)
 //!     isoformer-bench sgemm --backend ndarray
 //!     isoformer-bench sgemm --backend wgpu --path kernel --n 1024   (the WGSL matmul of CPU adapters)
 //!     isoformer-bench conv --backend wgpu --path kernel --len 2048   (the WGSL conv1d, one tower conv)
@@ -9,6 +10,8 @@
 //!     isoformer-bench kernels --shape nt-self --path kernel     (wgpu rows: see kernels.rs)
 //!     isoformer-bench limited-forward
 //!     isoformer-bench official-model --output DIR                 (the official geometry, seeded random weights)
+//!     isoformer-bench tokens --model DIR --input TSV --output T.safetensors   (batch59's inputs for PyTorch)
+//!     isoformer-bench int8-copy --model DIR --output DIR2         (the weights int8 per channel)
 //!
 //! `run` loads only the weights the workload needs, runs `--warmup` untimed passes, resets the
 //! process's peak-RSS counter (`/proc/self/clear_refs`), runs `--reps` timed passes (each ends
@@ -29,6 +32,7 @@ use isoformer_model::weights::{Loader, SafetensorsSource};
 use isoformer_model::{Isoformer, IsoformerConfig};
 use safetensors::SafeTensors;
 
+mod batch;
 mod kernels;
 mod official;
 
@@ -55,7 +59,7 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut it = std::env::args().skip(1);
-        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|conv|flops|kernels|limited-forward|official-model [--flag value]..."))?;
+        let cmd = it.next().ok_or_else(|| anyhow!("usage: isoformer-bench run|sgemm|conv|flops|kernels|limited-forward|official-model|tokens|int8-copy [--flag value]..."))?;
         let mut flags = BTreeMap::new();
         while let Some(k) = it.next() {
             let key = k.strip_prefix("--").ok_or_else(|| anyhow!("expected a --flag, got {k:?}"))?.to_string();
@@ -89,7 +93,9 @@ fn run() -> Result<()> {
         "kernels" => kernels::kernels(&args),
         "limited-forward" => kernels::limited_forward(&args),
         "official-model" => official::official_model(&args),
-        other => bail!("unknown command {other:?} (run, sgemm, conv, flops, kernels, limited-forward, official-model)"),
+        "tokens" => batch::tokens(&args),
+        "int8-copy" => batch::int8_copy(&args),
+        other => bail!("unknown command {other:?} (run, sgemm, conv, flops, kernels, limited-forward, official-model, tokens, int8-copy)"),
     }
 }
 
@@ -185,10 +191,12 @@ fn conv(device: &Device, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A part's weights, read whole from `dir/name` (the bytes are dropped once the tensors exist).
-fn load_part<T>(dir: &Path, name: &str, device: &Device, build: impl FnOnce(&mut Loader) -> T) -> Result<T> {
+/// A part's weights, read whole from `dir/name` (the bytes are dropped once the tensors exist);
+/// with `int8`, quantized int8 per channel first, as `isoformer quantize --scheme int8` writes
+/// them (the weights the int8 kernels then run).
+fn load_part<T>(dir: &Path, name: &str, device: &Device, int8: bool, build: impl FnOnce(&mut Loader) -> T) -> Result<T> {
     let path = dir.join(name);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_weights(&path, int8)?;
     let source = SafetensorsSource::new(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut l = Loader::new(&source, device);
     let part = build(&mut l);
@@ -229,8 +237,26 @@ enum Work {
     Full(Box<Isoformer>, Vec<Vec<u32>>, Vec<Vec<u32>>),
 }
 
+/// A safetensors file's bytes, quantized int8 per channel with `int8`.
+fn read_weights(path: &Path, int8: bool) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !int8 {
+        return Ok(bytes);
+    }
+    let (q, _) = isoformer_model::quant::quantize_safetensors(&bytes, isoformer_model::quant::Scheme::Int8).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(q)
+}
+
+/// `run`: `--int8 on` quantizes the weights int8 per channel and computes with the int8 kernels
+/// (`kernels::cpu_int8`, flex only).
 fn bench(args: &Args) -> Result<()> {
     let workload = args.get("workload", "");
+    let int8 = match args.get("int8", "off").as_str() {
+        "on" => true,
+        "off" => false,
+        other => bail!("--int8 {other:?}: on or off"),
+    };
+    isoformer_model::kernels::set_int8_compute(int8);
     let backend = args.get("backend", "flex");
     let dir = PathBuf::from(args.get("weights", "benches/weights"));
     let reps = args.num("reps", 3)?;
@@ -245,8 +271,8 @@ fn bench(args: &Args) -> Result<()> {
     let inputs = Inputs { bytes: std::fs::read(dir.join("inputs.safetensors")).context("reading inputs.safetensors")? };
 
     let t_load = Instant::now();
-    let esm = |g: EsmGeometry, file: &str| load_part(&dir, file, &device, |l| EsmEncoder::load(l, "", &g));
-    let enformer = |g: EnformerGeometry| load_part(&dir, "enformer.safetensors", &device, |l| Enformer::load(l, "", &g));
+    let esm = |g: EsmGeometry, file: &str| load_part(&dir, file, &device, int8, |l| EsmEncoder::load(l, "", &g));
+    let enformer = |g: EnformerGeometry| load_part(&dir, "enformer.safetensors", &device, int8, |l| Enformer::load(l, "", &g));
     let work = match workload.as_str() {
         "esm-1x512" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_1x512")?),
         "esm-8x256" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_8x256")?),
@@ -260,7 +286,7 @@ fn bench(args: &Args) -> Result<()> {
         }
         "full" => {
             let path = dir.join("model.safetensors");
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = read_weights(&path, int8)?;
             let source = SafetensorsSource::new(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let mut m = Isoformer::load(&cfg, &source, &device).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             if let Some(t) = tile {
@@ -270,6 +296,14 @@ fn bench(args: &Args) -> Result<()> {
         }
         other => bail!("unknown workload {other:?} ({})", WORKLOADS.join(", ")),
     };
+    if int8 {
+        // The int8 forms found and packed now, as the CLI does after loading.
+        match &work {
+            Work::Esm(enc, _) => isoformer_model::kernels::cpu_int8::prepare(enc),
+            Work::Enformer(e) => isoformer_model::kernels::cpu_int8::prepare(e),
+            Work::Full(m, _, _) => isoformer_model::kernels::cpu_int8::prepare(m.as_ref()),
+        };
+    }
     let load_s = t_load.elapsed().as_secs_f64();
 
     let pass = || -> Result<Vec<f32>> {

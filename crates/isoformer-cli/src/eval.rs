@@ -12,7 +12,7 @@ use isoformer_pipeline::job::Job;
 use isoformer_train::metrics::{self, Report};
 
 use crate::compare::{compare, verdict};
-use crate::predict::{load_predictor, run_job, set_threads};
+use crate::predict::{load_predictor, run_job, set_compute, set_threads};
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer eval --model trained --data test.tsv -o metrics.tsv --json metrics.json \
 --plot plots --baseline train.tsv\n\n\
@@ -67,6 +67,10 @@ pub struct EvalArgs {
     /// CPU threads (default: all cores).
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
+    /// Matrix products of --model in f32, or in int8 where its weights are int8 (with
+    /// --against: the accuracy of the int8 kernels against the original).
+    #[arg(long, value_enum, default_value_t = crate::ComputeArg::F32)]
+    pub compute: crate::ComputeArg,
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -89,6 +93,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let tsv_out = outputs.file(&args.output)?;
     let device = Device::flex();
     let predictor = load_predictor(&args.model, &device)?;
+    set_compute(args.compute, crate::DeviceArg::Cpu, &predictor, &args.model)?;
     if let Some(original) = &args.against {
         return against(args, &predictor, &load_predictor(original, &device)?, outputs, tsv_out, json_out);
     }

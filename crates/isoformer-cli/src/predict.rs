@@ -17,7 +17,7 @@ use isoformer_pipeline::job::Job;
 use isoformer_pipeline::table::PredictionTable;
 
 use crate::plot::{PlotFormat, heatmap};
-use crate::{DeviceArg, FormatArg, PredictArgs};
+use crate::{ComputeArg, DeviceArg, FormatArg, PredictArgs};
 
 /// Read a model directory and build the predictor on `device`.
 pub fn load_predictor(dir: &Path, device: &Device) -> Result<Predictor> {
@@ -55,6 +55,27 @@ pub fn device(arg: DeviceArg) -> Result<Device> {
 pub fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     let data = t.try_into_data().map_err(|e| anyhow!("{e}"))?;
     data.convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("reading a tensor back: {e:?}"))
+}
+
+/// `--compute`: switches the int8 kernels on for the process (CPU only), and says when the
+/// model has no int8 weights for them.
+pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &Predictor, model_dir: &Path) -> Result<()> {
+    if compute == ComputeArg::Int8 {
+        anyhow::ensure!(device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
+        if predictor.config.isoformer_quantization.as_deref() != Some(isoformer_model::quant::INT8_PER_CHANNEL) {
+            log::warn!(
+                "--compute int8: {} has no int8 weights (isoformer quantize writes them): computing in f32",
+                isoformer_io::shown(model_dir).display()
+            );
+        }
+    }
+    isoformer_model::kernels::set_int8_compute(compute == ComputeArg::Int8);
+    if compute == ComputeArg::Int8 {
+        let t = std::time::Instant::now();
+        let n = isoformer_model::kernels::cpu_int8::prepare(&predictor.model);
+        log::info!("int8 matrix products ({}): {n} int8 weights packed in {:.2?}", isoformer_model::kernels::cpu_int8::kernel_name(), t.elapsed());
+    }
+    Ok(())
 }
 
 /// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on; more threads
@@ -132,6 +153,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let plot_format = args.plot.as_deref().map(PlotFormat::of).transpose()?;
     let format = output_format(args)?;
     set_threads(args.threads)?;
+    anyhow::ensure!(args.compute == ComputeArg::F32 || args.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
     // Every output is claimed before the model runs, so that an unwritable path (or one given
     // twice, or an input) fails now rather than after the work; each stays a temporary file
     // (standard output: nothing) until all the results are ready, and a failure removes them.
@@ -148,6 +170,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let t0 = Instant::now();
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
+    set_compute(args.compute, args.device, &predictor, &args.model)?;
     let mut job = Job::new(&predictor, read_records(args)?, args.batch_size)?;
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     run_job(&mut job, args.quiet, |batch, out| if dump_out.is_some() { collect_dump(&mut dump, batch, out) } else { Ok(()) })?;

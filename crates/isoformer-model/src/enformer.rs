@@ -17,7 +17,7 @@ use burn::tensor::{Tensor, TensorData, activation};
 
 use crate::config::EnformerGeometry;
 use crate::kernels::{cpu, cpu_elementwise};
-use crate::kernels::matmul::{linear, matmul};
+use crate::kernels::matmul::linear;
 use crate::kernels::relative_attention::relative_attention;
 use crate::nn::{BatchNorm, Conv1d, LayerNorm, gelu_sigmoid};
 use crate::weights::Loader;
@@ -93,7 +93,7 @@ impl AttentionPool {
         let [b, d, n] = x.dims();
         // (b, d, n) -> (b, n/2, 2, d): each pair's two positions side by side.
         let pairs = x.swap_dims(1, 2).reshape([b, n / 2, 2, d]);
-        let logits = matmul(pairs.clone().reshape([b * n, d]), self.weight.val()).reshape([b, n / 2, 2, d]);
+        let logits = crate::kernels::matmul::by_weight(pairs.clone().reshape([b * n, d]), &self.weight).reshape([b, n / 2, 2, d]);
         if cpu::runs_on(&logits.device()) {
             // One pass on the CPU (kernels::cpu_elementwise) instead of softmax, product and sum.
             return cpu_elementwise::attention_pool(pairs, logits).swap_dims(1, 2);

@@ -93,7 +93,7 @@ impl Conv1d {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        crate::kernels::conv1d::conv1d(x, self.weight.val(), self.bias.val())
+        crate::kernels::conv1d::layer(x, &self.weight, self.bias.val())
     }
 }
 

@@ -2,6 +2,7 @@
 //! adapters that run on the CPU `shaders/conv1d.wgsl` (register-blocked, no barriers: see
 //! [`super::matmul`]). Enformer's stem and conv tower are most of the official model's work.
 
+use burn::module::Param;
 use burn::tensor::Tensor;
 use burn::tensor::module::conv1d as burn_conv1d;
 use burn::tensor::ops::ConvOptions;
@@ -20,6 +21,21 @@ pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, bias: Tensor<1>) -> Tensor<3> {
         return Tensor::from_dispatch(out);
     }
     reference(x, weight, bias)
+}
+
+/// [`conv1d`] of a layer's weight parameter: with [`super::set_int8_compute`] on and int8 weights,
+/// [`super::cpu_int8::conv1d`] on the CPU; [`conv1d`] otherwise.
+pub fn layer(x: Tensor<3>, weight: &Param<Tensor<3>>, bias: Tensor<1>) -> Tensor<3> {
+    #[cfg(not(target_family = "wasm"))]
+    let (x, bias) = if super::use_int8(&x.device()) {
+        match super::cpu_int8::conv1d(x, weight, bias.clone()) {
+            Ok(y) => return y,
+            Err(x) => (x, bias),
+        }
+    } else {
+        (x, bias)
+    };
+    conv1d(x, weight.val(), bias)
 }
 
 /// [`conv1d`] by burn: a pointwise convolution as a matmul over channels, others by `conv1d`.

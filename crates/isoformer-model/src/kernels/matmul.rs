@@ -4,7 +4,8 @@
 //! than a register-blocked kernel without barriers on SwiftShader (Chromium's WebGPU without a
 //! GPU; benches/README.md). Every matrix product of the model goes through [`matmul`] or
 //! [`linear`], which take the kernel when [`super::use_register_kernels`] says so and burn's
-//! matmul otherwise (the reference, which the PyTorch parity tests pin).
+//! matmul otherwise (the reference, which the PyTorch parity tests pin). With
+//! [`super::set_int8_compute`] on, Linear layers with int8 weights run [`super::cpu_int8`] on the CPU.
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;
@@ -24,8 +25,36 @@ pub fn reference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     a.matmul(b)
 }
 
+/// `x (…, in) · weight [in, out]` for a weight parameter (as [`linear`] without a bias): with
+/// [`super::set_int8_compute`] on and int8 weights, [`super::cpu_int8`] on the CPU.
+pub fn by_weight<const D: usize>(x: Tensor<D>, weight: &burn::module::Param<Tensor<2>>) -> Tensor<D> {
+    #[cfg(not(target_family = "wasm"))]
+    let x = if super::use_int8(&x.device()) {
+        match super::cpu_int8::product(weight, None, x) {
+            Ok(y) => return y,
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
+    let [d_in, d_out] = weight.dims();
+    let mut dims = x.dims();
+    let rows = dims[..D - 1].iter().product::<usize>();
+    dims[D - 1] = d_out;
+    matmul(x.reshape([rows, d_in]), weight.val()).reshape(dims)
+}
+
 /// burn's `Linear` layer (weight `[in, out]`, optional bias) on `x (…, in)`, through [`matmul`].
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_family = "wasm"))]
+    let x = if super::use_int8(&x.device()) {
+        match super::cpu_int8::linear(layer, x) {
+            Ok(y) => return y,
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
     #[cfg(feature = "wgsl")]
     if super::use_register_kernels(&x.device()) {
         let dims = x.dims();

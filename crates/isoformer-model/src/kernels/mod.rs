@@ -39,6 +39,8 @@ pub mod conv1d;
 pub(crate) mod cpu;
 pub mod cpu_attention;
 pub mod cpu_elementwise;
+#[cfg(not(target_family = "wasm"))]
+pub mod cpu_int8;
 pub mod fusion_residual;
 pub mod matmul;
 pub mod parity;
@@ -137,4 +139,20 @@ pub fn use_register_kernels(device: &Device) -> bool {
         WgslUse::Always => true,
     };
     wanted && wgsl_runs_on(device)
+}
+
+static INT8_COMPUTE: AtomicBool = AtomicBool::new(false);
+
+/// Matrix products in 8-bit integers ([`cpu_int8`]) for the weights that are int8 per channel
+/// (models written by `isoformer quantize --scheme int8`), on the CPU backend, for the whole
+/// process; off by default (every path then computes the f32 model the weights describe). Set by
+/// the CLI's `--compute int8`. No effect on wasm32 or wgpu.
+pub fn set_int8_compute(on: bool) {
+    INT8_COMPUTE.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`set_int8_compute`] is on and `device` runs the int8 kernels (flex without autodiff,
+/// native builds).
+pub fn use_int8(device: &Device) -> bool {
+    cfg!(not(target_family = "wasm")) && INT8_COMPUTE.load(Ordering::Relaxed) && cpu::runs_on(device)
 }
