@@ -87,14 +87,20 @@ fn check(dir: &Path, c: &Case) -> Option<String> {
     }
     let before = listing(dir);
     let args: Vec<String> = c.args.iter().map(|a| expand(a)).collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_isoformer"))
+    // Standard input: an empty pipe (not /dev/null, which programs run as root on a shared
+    // machine have been seen replacing with a regular file).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoformer"))
         .args(&args)
         .current_dir(dir)
         .env("XDG_CACHE_HOME", dir.join(".cache-unused"))
         .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut problems = Vec::new();
     if out.status.code() != Some(c.status) {
@@ -621,7 +627,16 @@ fn convert_bad_inputs() {
 // ---------------------------------------------------------------- special output paths
 
 fn run_in(dir: &Path, args: &[String]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_isoformer")).args(args).current_dir(dir).stdin(Stdio::null()).output().unwrap()
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoformer"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
 }
 
 /// A device node made with mknod in `dir` (`c 1 3`: the null device; `c 1 7`: /dev/full), or
