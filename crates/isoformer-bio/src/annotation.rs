@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use isoformer_io::Compression;
+use isoformer_io::{Compression, cut};
 
 use crate::{Location, Strand};
 
@@ -24,6 +24,10 @@ pub enum AnnotationError {
     Open { path: PathBuf, source: io::Error },
     #[error("{at}: read failed: {source}")]
     Read { at: Location, source: io::Error },
+    #[error("{}: starts with a UTF-8 byte-order mark (BOM); save it without one", path.display())]
+    ByteOrderMark { path: PathBuf },
+    #[error("{at}: transcript {id} is in gene {gene} here but in gene {first_gene} at line {first_line}: one transcript id under two genes")]
+    TwoGenes { at: Location, id: String, gene: String, first_gene: String, first_line: u64 },
     #[error("{path}: empty file (no annotation records)")]
     Empty { path: PathBuf },
     #[error("{path}: no exon records")]
@@ -153,6 +157,9 @@ impl Annotation {
         for line in reader.lines() {
             n += 1;
             let line = line.map_err(|source| AnnotationError::Read { at: Location::new(path, n), source })?;
+            if n == 1 && line.starts_with('\u{feff}') {
+                return Err(AnnotationError::ByteOrderMark { path: path.into() });
+            }
             if !lines.add(n, line.trim_end_matches('\r'))? {
                 break;
             }
@@ -162,7 +169,7 @@ impl Annotation {
         }
         let format = lines.format.unwrap_or(Format::Gtf);
         let transcripts = match format {
-            Format::Gtf => group_gtf(lines.gtf),
+            Format::Gtf => group_gtf(path, lines.gtf)?,
             Format::Gff3 => group_gff3(path, lines.gff3)?,
         };
         if !transcripts.iter().any(|t| t.features.iter().any(|f| f.kind == FeatureKind::Exon)) {
@@ -247,7 +254,7 @@ impl Lines<'_> {
         let attrs = gtf_attributes(f[8]).map_err(|source| AnnotationError::Attribute { at: at.clone(), source })?;
         let Some(kind) = kind else { return Ok(()) };
         let required = |key: &'static str| {
-            attribute(&attrs, key).map(str::to_string).ok_or_else(|| AnnotationError::MissingAttribute { at: at.clone(), kind: f[2].into(), key })
+            attribute(&attrs, key).map(str::to_string).ok_or_else(|| AnnotationError::MissingAttribute { at: at.clone(), kind: cut(f[2]), key })
         };
         let transcript_id = required("transcript_id")?;
         let gene_id = required("gene_id")?;
@@ -266,7 +273,7 @@ impl Lines<'_> {
             return Ok(());
         };
         let feature = feature(f, kind, at.clone())?;
-        let parents = parent.ok_or_else(|| AnnotationError::MissingAttribute { at, kind: f[2].into(), key: "Parent" })?;
+        let parents = parent.ok_or_else(|| AnnotationError::MissingAttribute { at, kind: cut(f[2]), key: "Parent" })?;
         self.gff3.features.push((feature, parents.split(',').map(str::to_string).collect()));
         Ok(())
     }
@@ -280,26 +287,37 @@ struct Transcripts {
 }
 
 impl Transcripts {
-    /// The first gene id a transcript is seen with is kept; a gene name fills in when first given.
-    fn add(&mut self, transcript_id: &str, gene_id: &str, gene_name: &str, feature: Feature) {
+    /// A transcript keeps one gene id: a line giving another is refused (its exons would be
+    /// merged across genes); a gene name fills in when first given.
+    fn add(&mut self, path: &Path, transcript_id: &str, gene_id: &str, gene_name: &str, feature: Feature) -> Result<(), AnnotationError> {
         let i = *self.index.entry(transcript_id.to_string()).or_insert_with(|| {
             self.list.push(TranscriptRecord { transcript_id: transcript_id.into(), gene_id: gene_id.into(), gene_name: gene_name.into(), features: Vec::new() });
             self.list.len() - 1
         });
         let t = &mut self.list[i];
+        if t.gene_id != gene_id {
+            return Err(AnnotationError::TwoGenes {
+                at: Location::new(path, feature.line),
+                id: transcript_id.into(),
+                gene: gene_id.into(),
+                first_gene: t.gene_id.clone(),
+                first_line: t.features.first().map_or(0, |f| f.line),
+            });
+        }
         if t.gene_name.is_empty() && !gene_name.is_empty() {
             t.gene_name = gene_name.into();
         }
         t.features.push(feature);
+        Ok(())
     }
 }
 
-fn group_gtf(lines: Vec<GtfLine>) -> Vec<TranscriptRecord> {
+fn group_gtf(path: &Path, lines: Vec<GtfLine>) -> Result<Vec<TranscriptRecord>, AnnotationError> {
     let mut transcripts = Transcripts::default();
     for l in lines {
-        transcripts.add(&l.transcript_id, &l.gene_id, &l.gene_name, l.feature);
+        transcripts.add(path, &l.transcript_id, &l.gene_id, &l.gene_name, l.feature)?;
     }
-    transcripts.list
+    Ok(transcripts.list)
 }
 
 /// GFF3: each exon or CDS joins every transcript its Parent names; the transcript's id is its
@@ -321,7 +339,7 @@ fn group_gff3(path: &Path, lines: Gff3Lines) -> Result<Vec<TranscriptRecord>, An
                 }
                 None => (attribute(attrs, "gene_id").unwrap_or_default(), attribute(attrs, "gene_name").unwrap_or_default()),
             };
-            transcripts.add(tid, gid, gname, feature.clone());
+            transcripts.add(path, tid, gid, gname, feature.clone())?;
         }
     }
     Ok(transcripts.list)
@@ -341,7 +359,7 @@ fn feature(f: &[&str], kind: FeatureKind, at: Location) -> Result<Feature, Annot
     let num = |k: usize, what: &'static str| -> Result<u64, AnnotationError> {
         match f[k].parse::<u64>() {
             Ok(v) if v > 0 => Ok(v),
-            _ => Err(AnnotationError::Coordinate { at: at.clone(), what, found: f[k].into() }),
+            _ => Err(AnnotationError::Coordinate { at: at.clone(), what, found: cut(f[k]) }),
         }
     };
     let start = num(3, "start")?;
@@ -352,14 +370,14 @@ fn feature(f: &[&str], kind: FeatureKind, at: Location) -> Result<Feature, Annot
     let strand = match f[6] {
         "+" => Strand::Forward,
         "-" => Strand::Reverse,
-        other => return Err(AnnotationError::Strand { at, found: other.into(), kind: f[2].into() }),
+        other => return Err(AnnotationError::Strand { at, found: cut(other), kind: cut(f[2]) }),
     };
     let phase = match (kind, f[7]) {
         (FeatureKind::Exon, _) | (_, ".") => 0,
         (_, "0") => 0,
         (_, "1") => 1,
         (_, "2") => 2,
-        (_, other) => return Err(AnnotationError::Phase { at, found: other.into() }),
+        (_, other) => return Err(AnnotationError::Phase { at, found: cut(other) }),
     };
     if f[0].is_empty() {
         return Err(AnnotationError::EmptySequenceName { at });
@@ -409,7 +427,7 @@ pub fn gtf_attributes(field: &str) -> Result<Vec<(String, String)>, AttributeErr
             i += 1;
         }
         if i < b.len() && b[i] != b';' {
-            return Err(AttributeError::NoSemicolon { key: key.into(), found: field[i..].into() });
+            return Err(AttributeError::NoSemicolon { key: key.into(), found: cut(&field[i..]) });
         }
         out.push((key.to_string(), value.to_string()));
     }
@@ -427,11 +445,11 @@ pub fn gff3_attributes(field: &str) -> Result<Vec<(String, String)>, AttributeEr
         if part.is_empty() {
             continue;
         }
-        let (k, v) = part.split_once('=').ok_or_else(|| AttributeError::NotKeyValue { part: part.into() })?;
+        let (k, v) = part.split_once('=').ok_or_else(|| AttributeError::NotKeyValue { part: cut(part) })?;
         if k.is_empty() {
-            return Err(AttributeError::EmptyKey { part: part.into() });
+            return Err(AttributeError::EmptyKey { part: cut(part) });
         }
-        out.push((k.to_string(), percent_decode(v).ok_or_else(|| AttributeError::BadEscape { part: part.into() })?));
+        out.push((k.to_string(), percent_decode(v).ok_or_else(|| AttributeError::BadEscape { part: cut(part) })?));
     }
     Ok(out)
 }
@@ -462,6 +480,27 @@ mod tests {
 
     fn key(k: &str) -> String {
         k.into()
+    }
+
+    fn parse_gtf(text: &str) -> Result<Annotation, AnnotationError> {
+        Annotation::parse(Path::new("a.gtf"), text.as_bytes(), Some(Format::Gtf))
+    }
+
+    #[test]
+    fn one_transcript_under_two_genes_names_both_lines() {
+        let text = "1\tx\texon\t1\t10\t.\t+\t.\tgene_id \"G1\"; transcript_id \"T1\";\n\
+                    1\tx\texon\t20\t30\t.\t+\t.\tgene_id \"G2\"; transcript_id \"T1\";\n";
+        let e = parse_gtf(text).unwrap_err().to_string();
+        assert_eq!(e, "a.gtf:2: transcript T1 is in gene G2 here but in gene G1 at line 1: one transcript id under two genes");
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_long_fields_are_named_briefly() {
+        let e = parse_gtf("\u{feff}1\tx\texon\t1\t10\t.\t+\t.\tgene_id \"G1\"; transcript_id \"T1\";\n").unwrap_err().to_string();
+        assert_eq!(e, "a.gtf: starts with a UTF-8 byte-order mark (BOM); save it without one");
+        let long = "9".repeat(100_000) + "x";
+        let e = parse_gtf(&format!("1\tx\texon\t{long}\t10\t.\t+\t.\tgene_id \"G1\"; transcript_id \"T1\";\n")).unwrap_err().to_string();
+        assert!(e.len() < 200 && e.contains('…'), "{e}");
     }
 
     #[test]

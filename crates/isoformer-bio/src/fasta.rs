@@ -49,6 +49,8 @@ impl Alphabet {
 pub enum FastaError {
     #[error("{at}: read failed (truncated or corrupt file?) in record {record}: {source}")]
     Read { at: Location, record: String, source: io::Error },
+    #[error("{}: starts with a UTF-8 byte-order mark (BOM); save it without one", path.display())]
+    ByteOrderMark { path: PathBuf },
     #[error("{path}: empty file (no FASTA records)")]
     Empty { path: PathBuf },
     #[error("{at}: expected a `>name` header before sequence lines")]
@@ -152,6 +154,9 @@ impl<R: BufRead> Reader<R> {
     /// Skip blank lines up to the first header; `None` at the end of the stream.
     fn first_header(&mut self) -> Result<Option<Header>, FastaError> {
         while self.read_line("(before the first header)")? {
+            if self.line == 1 && self.buf.starts_with(isoformer_io::BOM) {
+                return Err(FastaError::ByteOrderMark { path: self.path.clone() });
+            }
             if self.buf.first() == Some(&b'>') {
                 return self.header().map(Some);
             }

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use isoformer_io::AtomicOutput;
+use isoformer_io::{OutputId, Outputs};
 use isoformer_model::IsoformerConfig;
 use isoformer_model::enformer::TRUNK_ALIASES;
 use sha2::{Digest, Sha256};
@@ -79,8 +79,16 @@ pub fn convert(
     let json = header_json(&kept).map_err(|e| ErrorKind::Json(e).at(output))?;
     let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(out_dir).map_err(|e| ErrorKind::Create(e).at(out_dir))?;
-    let mut out = AtomicOutput::create(output).map_err(|e| ErrorKind::Output(e).at(output))?;
-    let (written, output_sha) = write_tensors(ckpt, &kept, &json, (out.writer(), output), progress)?;
+    // Both outputs are claimed together (neither may be the other, nor the checkpoint or the
+    // config read) and moved into place together.
+    let mut outputs = Outputs::new();
+    outputs.input(&ckpt.path).map_err(|e| ErrorKind::Output(e).at(output))?;
+    if let Some((cfg_path, _)) = config {
+        outputs.input(cfg_path).map_err(|e| ErrorKind::Output(e).at(output))?;
+    }
+    let out = outputs.file(output).map_err(|e| ErrorKind::Output(e).at(output))?;
+    let manifest_id = manifest.map(|m| outputs.file(m).map(|id| (id, m)).map_err(|e| ErrorKind::Output(e).at(m))).transpose()?;
+    let (written, output_sha) = write_tensors(ckpt, &kept, &json, (outputs.writer(out), output), progress)?;
     check_aliases(ckpt, &aliases)?;
 
     let source_bytes = std::fs::metadata(&ckpt.path).map(|m| m.len()).unwrap_or(0);
@@ -95,11 +103,10 @@ pub fn convert(
         converter: format!("isoformer {}", env!("CARGO_PKG_VERSION")),
     };
     // Both files are complete before either is moved into place.
-    let manifest_out = manifest.map(|m| write_manifest(&manifest_value, m).map(|t| (t, m))).transpose()?;
-    out.finish().map_err(|e| ErrorKind::Output(e).at(output))?;
-    if let Some((t, m)) = manifest_out {
-        t.finish().map_err(|e| ErrorKind::Output(e).at(m))?;
+    if let Some((id, m)) = manifest_id {
+        write_manifest(&manifest_value, &mut outputs, id, m)?;
     }
+    outputs.commit().map_err(|e| ErrorKind::Output(e).at(output))?;
     Ok(manifest_value)
 }
 
@@ -169,11 +176,9 @@ fn check_aliases(ckpt: &Checkpoint, aliases: &[(String, String)]) -> Result<(), 
 }
 
 /// `manifest` written to its temporary file, to be moved into place with the output.
-fn write_manifest(manifest: &Manifest, dest: &Path) -> Result<AtomicOutput, CheckpointError> {
+fn write_manifest(manifest: &Manifest, outputs: &mut Outputs, id: OutputId, dest: &Path) -> Result<(), CheckpointError> {
     let text = serde_json::to_string_pretty(manifest).map_err(|e| ErrorKind::Json(e).at(dest))? + "\n";
-    let mut out = AtomicOutput::create(dest).map_err(|e| ErrorKind::Output(e).at(dest))?;
-    out.writer().write_all(text.as_bytes()).map_err(|e| ErrorKind::Write(e).at(dest))?;
-    Ok(out)
+    outputs.write_all(id, text.as_bytes()).map_err(|e| ErrorKind::Output(e).at(dest))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

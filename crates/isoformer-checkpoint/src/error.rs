@@ -132,8 +132,16 @@ impl ErrorKind {
     }
 }
 
+/// A multi-line report on one line: its first line and first two items, then how many more
+/// (`isoformer inspect FILE --config CONFIG` lists them all).
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+    const SHOWN: usize = 3;
+    let lines: Vec<&str> = s.lines().map(str::trim).collect();
+    let mut text = lines.iter().take(SHOWN).copied().collect::<Vec<_>>().join("; ");
+    if lines.len() > SHOWN {
+        text += &format!("; and {} more (`isoformer inspect` lists them all)", lines.len() - SHOWN);
+    }
+    text
 }
 
 #[cfg(test)]

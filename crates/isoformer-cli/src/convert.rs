@@ -1,5 +1,6 @@
 //! `isoformer convert` and `isoformer inspect`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -100,13 +101,17 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
     let cfg = cfg_path.as_ref().map(|p| read_config(p)).transpose()?;
     let name = cfg_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     let (text, ok) = report(&ckpt, cfg.as_ref().map(|c| (name.as_str(), c)));
-    print!("{text}");
+    // Written, not printed: a reader that goes away (`| head -1`) is an error to end quietly on,
+    // not a panic.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write!(out, "{text}")?;
     if args.tensors {
-        println!("\ntensors:");
+        writeln!(out, "\ntensors:")?;
         for e in &ckpt.entries {
-            println!("  {}  {:?}  {:?}", e.name, e.dtype, e.shape);
+            writeln!(out, "  {}  {:?}  {:?}", e.name, e.dtype, e.shape)?;
         }
     }
+    out.flush()?;
     if ok == Some(false) {
         bail!("{} does not load with {name}", args.file.display());
     }

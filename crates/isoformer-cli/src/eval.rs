@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 use burn::tensor::Device;
-use isoformer_io::{open_input, write_output};
+use isoformer_io::{OutputId, Outputs, open_input};
 use isoformer_pipeline::data::{Targets, read_labeled};
 use isoformer_pipeline::input::{Source, read_tsv};
 use isoformer_pipeline::job::Job;
@@ -76,13 +76,30 @@ pub struct EvalArgs {
 pub fn run(args: &EvalArgs) -> Result<()> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     set_threads(args.threads)?;
+    // Every output is claimed before the work (see isoformer-io's `Outputs`) and moved into
+    // place together at the end.
+    let mut outputs = Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    if let Some(original) = &args.against {
+        outputs.input_dir(original, &isoformer_pipeline::model_dir::FILES)?;
+    }
+    for input in [Some(&args.data), args.baseline.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    if let (Some(dir), None) = (&args.plot, &args.against) {
+        outputs.create_dir(dir)?;
+    }
+    let json_out = args.json.as_deref().map(|p| outputs.file(p)).transpose()?;
+    let tsv_out = outputs.file(&args.output)?;
     let device = Device::flex();
     let predictor = load_predictor(&args.model, &device)?;
     set_compute(args.compute, crate::DeviceArg::Cpu, &predictor, &args.model)?;
     if let Some(original) = &args.against {
-        return against(args, &predictor, &load_predictor(original, &device)?);
+        return against(args, &predictor, &load_predictor(original, &device)?, outputs, tsv_out, json_out);
     }
+    let predictions_out = args.predictions.as_deref().map(|p| outputs.file(p)).transpose()?;
     let names = predictor.output_names();
+    let plot_outs = args.plot.as_deref().map(|dir| plot_outputs(&mut outputs, dir, args.plot_target.as_deref(), &names)).transpose()?;
     let data = read_labeled(Source::new(&args.data, open_input(&args.data)?), Targets::ModelOutputs(&names))?;
     let examples = data.targets.len();
     let mut job = Job::new(&predictor, data.records, args.batch_size)?;
@@ -128,7 +145,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     tsv.push('\n');
 
-    if let Some(path) = &args.json {
+    if let Some(out) = json_out {
         let json = serde_json::json!({
             "model": args.model,
             "data": args.data,
@@ -136,43 +153,62 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "metrics": report,
             "baseline": baseline.as_ref().map(|(m, r)| serde_json::json!({ "what": "each target's mean over the baseline file", "file": args.baseline, "means": m, "metrics": r })),
         });
-        write_output(path, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
+        outputs.write_all(out, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
     }
-    if let Some(path) = &args.predictions {
-        write_output(path, table.to_tsv().as_bytes())?;
+    if let Some(out) = predictions_out {
+        outputs.write_all(out, table.to_tsv().as_bytes())?;
     }
-    if let Some(dir) = &args.plot {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: cannot create: {e}", dir.display()))?;
-        let target = args.plot_target.clone().unwrap_or_else(|| names[0].clone());
-        let k = names.iter().position(|n| *n == target).ok_or_else(|| anyhow!("--plot-target {target:?} is not one of the model's outputs ({})", names.join(", ")))?;
+    if let Some((k, scatter, bars)) = plot_outs {
         let xs: Vec<f64> = obs.iter().map(|r| r[k] as f64).collect();
         let ys: Vec<f64> = pred.iter().map(|r| r[k] as f64).collect();
-        let file = format!("scatter_{}.svg", target.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect::<String>());
-        write_output(&dir.join(file), scatter_svg(&target, &xs, &ys, &report.targets[k]).as_bytes())?;
-        write_output(&dir.join("metrics.svg"), bars_svg(&report).as_bytes())?;
+        outputs.write_all(scatter, scatter_svg(&names[k], &xs, &ys, &report.targets[k]).as_bytes())?;
+        outputs.write_all(bars, bars_svg(&report).as_bytes())?;
     }
-    Ok(write_output(&args.output, tsv.as_bytes())?)
+    outputs.write_all(tsv_out, tsv.as_bytes())?;
+    Ok(outputs.commit()?)
+}
+
+/// `--plot DIR`: the plotted target's index (`--plot-target`, default the first output), and
+/// its scatter and the bars files claimed (DIR is created now, and removed again if the run
+/// fails and leaves it empty).
+fn plot_outputs(outputs: &mut Outputs, dir: &std::path::Path, target: Option<&str>, names: &[String]) -> Result<(usize, OutputId, OutputId)> {
+    let target = target.unwrap_or(&names[0]);
+    let k = names.iter().position(|n| n == target).ok_or_else(|| anyhow!("--plot-target {target:?} is not one of the model's outputs ({})", names.join(", ")))?;
+    let file = format!("scatter_{}.svg", target.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect::<String>());
+    outputs.create_dir(dir)?;
+    Ok((k, outputs.file(&dir.join(file))?, outputs.file(&dir.join("metrics.svg"))?))
 }
 
 /// `--against`: the quantize gate's comparison, written as a TSV (and JSON); an error when the
 /// gate fails.
-fn against(args: &EvalArgs, predictor: &isoformer_model::Predictor, original: &isoformer_model::Predictor) -> Result<()> {
+fn against(
+    args: &EvalArgs,
+    predictor: &isoformer_model::Predictor,
+    original: &isoformer_model::Predictor,
+    mut outputs: Outputs,
+    tsv_out: OutputId,
+    json_out: Option<OutputId>,
+) -> Result<()> {
     let records = read_tsv(Source::new(&args.data, open_input(&args.data)?))?;
     let report = compare(original, predictor, records, args.batch_size)?;
-    if let Some(path) = &args.json {
+    if let Some(out) = json_out {
         let json = serde_json::json!({
             "model": args.model, "against": args.against, "data": args.data,
             "agreement": report, "spearman_drift": report.spearman_drift(), "passes_gate": report.passes_gate(),
         });
-        write_output(path, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
+        outputs.write_all(out, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
     }
-    write_output(&args.output, report.to_tsv().as_bytes())?;
+    outputs.write_all(tsv_out, report.to_tsv().as_bytes())?;
+    outputs.commit()?;
     anyhow::ensure!(report.passes_gate(), "{} does not pass the gate against {}: {}", args.model.display(), args.against.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), verdict(&report));
     eprintln!("passes the gate: {}", verdict(&report));
     Ok(())
 }
 
-fn esc(s: &str) -> String {
+/// Text for SVG (XML 1.0): markup characters escaped, and control characters, which XML cannot
+/// hold even escaped, shown as U+FFFD.
+pub fn esc(s: &str) -> String {
+    let s: String = s.chars().map(|c| if c.is_control() && !matches!(c, '\t' | '\n' | '\r') { '\u{fffd}' } else { c }).collect();
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -238,4 +274,12 @@ pub fn bars_svg(r: &Report) -> String {
         }
     }
     s + "</svg>\n"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn svg_text_has_no_control_characters() {
+        assert_eq!(super::esc("tx\u{1}<1>&\"g\""), "tx\u{fffd}&lt;1&gt;&amp;&quot;g&quot;");
+    }
 }

@@ -185,7 +185,16 @@ fn quiet_device_panics() {
     }));
 }
 
+/// A reader that went away (`isoformer ... | head -1`): the conventional quiet end, status
+/// 128 + SIGPIPE as if the signal had ended the process, without a message.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
 fn main() -> ExitCode {
+    // SIGINT/SIGTERM/SIGHUP remove temporary outputs and end with 130/143/129 (isoformer-io's
+    // output contract).
+    isoformer_io::remove_temporaries_on_signals();
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -210,6 +219,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
             eprintln!("error: {e}");
             let mut shown = e.to_string();

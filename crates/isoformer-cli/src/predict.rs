@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use burn::tensor::{Device, Tensor};
-use isoformer_io::{AtomicOutput, open_input};
+use isoformer_io::{Outputs, open_input};
 use isoformer_model::model::Encoded;
 use isoformer_model::{Output, Predictor};
 use isoformer_pipeline::device_failure::DeviceFailure;
@@ -78,10 +78,17 @@ pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &Predictor
     Ok(())
 }
 
-/// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on.
+/// `-j N`: the size of rayon's global pool, which burn's CPU backend runs on; more threads
+/// than cores only cost (10,000 ran for minutes), so N is capped at the cores available, with a
+/// note.
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
+    if let Some(mut n) = threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if n > cores {
+            eprintln!("note: --threads {n} is more than the {cores} cores available; using {cores}");
+            n = cores;
+        }
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| anyhow!("--threads: {e}"))?;
     }
     Ok(())
@@ -146,13 +153,18 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let plot_format = args.plot.as_deref().map(PlotFormat::of).transpose()?;
     let format = output_format(args)?;
     set_threads(args.threads)?;
-    // Every output is claimed before the model runs, so that an unwritable path fails now rather
-    // than after the work; each stays a temporary file (standard output: nothing) until all the
-    // results are ready, and a failure removes them.
     anyhow::ensure!(args.compute == ComputeArg::F32 || args.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
-    let output = AtomicOutput::create(&args.output)?;
-    let plot_out = args.plot.as_deref().map(AtomicOutput::create).transpose()?;
-    let dump_out = args.dump_embeddings.as_deref().map(AtomicOutput::create).transpose()?;
+    // Every output is claimed before the model runs, so that an unwritable path (or one given
+    // twice, or an input) fails now rather than after the work; each stays a temporary file
+    // (standard output: nothing) until all the results are ready, and a failure removes them.
+    let mut outputs = Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    for input in [&args.input, &args.dna, &args.rna, &args.protein].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    let output = outputs.file(&args.output)?;
+    let plot_out = args.plot.as_deref().map(|p| outputs.file(p)).transpose()?;
+    let dump_out = args.dump_embeddings.as_deref().map(|p| outputs.file(p)).transpose()?;
 
     let device = device(args.device)?;
     let t0 = Instant::now();
@@ -171,14 +183,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     };
     let plot = plot_format.map(|f| heatmap(f, &table)).transpose()?;
     let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
-    output.write_all_and_finish(&bytes)?;
+    outputs.write_all(output, &bytes)?;
     if let (Some(out), Some(image)) = (plot_out, plot) {
-        out.write_all_and_finish(&image)?;
+        outputs.write_all(out, &image)?;
     }
     if let (Some(out), Some(bytes)) = (dump_out, dump) {
-        out.write_all_and_finish(&bytes)?;
+        outputs.write_all(out, &bytes)?;
     }
-    Ok(())
+    Ok(outputs.commit()?)
 }
 
 /// The rows of a table as the plot takes them.

@@ -11,7 +11,7 @@ use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::{Limits, Transcript, prepare};
 use isoformer_model::IsoformerConfig;
 
-use isoformer_io::AtomicOutput;
+use isoformer_io::Outputs;
 use isoformer_pipeline::prepared;
 
 #[derive(clap::Args)]
@@ -28,7 +28,8 @@ pub struct PrepareArgs {
     /// Every transcript of these genes (comma-separated gene_id, gene_id without version, or gene name).
     #[arg(long, value_delimiter = ',')]
     pub genes: Vec<String>,
-    /// These transcripts (comma-separated transcript_id, with or without version).
+    /// These transcripts (comma-separated transcript_id, with or without version: ENST01.3
+    /// finds ENST01 in the annotation, ENST01 finds ENST01.3; ENST01.3 does not find ENST01.4).
     #[arg(long, value_delimiter = ',')]
     pub transcripts: Vec<String>,
     /// Every transcript of the annotation.
@@ -66,12 +67,20 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
     is read by random access too; a plain gzip FASTA is read whole into memory first (slower to start, \
     and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).";
 
+/// The largest `--window`: 170 times the official model's 196,608 bases, far below what a row
+/// of the output could not hold.
+const MAX_WINDOW: u64 = 1 << 25;
+
 /// The window and token limits: `--window`, checked against `--model`'s geometry, whose token
 /// limits replace the official ones.
 fn limits(args: &PrepareArgs) -> Result<Limits> {
     let mut limits = Limits { window: args.window, ..Limits::OFFICIAL };
     if args.window == 0 {
         bail!("--window must be positive");
+    }
+    // Checked before anything is allocated: each row holds the window's bases.
+    if args.window > MAX_WINDOW {
+        bail!("--window {} is more than the {MAX_WINDOW} bases this version takes (the official model uses 196608)", args.window);
     }
     if let Some(dir) = &args.model {
         let path = dir.join("config.json");
@@ -85,23 +94,33 @@ fn limits(args: &PrepareArgs) -> Result<Limits> {
     Ok(limits)
 }
 
+/// Whether a wanted id names an annotation id: the same, or the same without its `.VERSION`
+/// when either side has none (`ENST01.3` finds `ENST01` and `ENST01` finds `ENST01.3`, but
+/// `ENST01.3` does not find `ENST01.4`).
+fn same_id(wanted: &str, id: &str) -> bool {
+    let base = |s: &str| s.rsplit_once('.').filter(|(_, v)| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).map_or((s.to_string(), false), |(a, _)| (a.to_string(), true));
+    if wanted.is_empty() || id.is_empty() {
+        return false;
+    }
+    if wanted == id {
+        return true;
+    }
+    let ((w, w_versioned), (i, i_versioned)) = (base(wanted), base(id));
+    w == i && w_versioned != i_versioned
+}
+
 /// Indexes of the transcripts `--genes`, `--transcripts` or `--all` pick (ids with or without
-/// their version; genes also by name). An id that matches nothing is an error.
+/// their version, see [`same_id`]; genes also by name). An id that matches nothing is an error.
 fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
     if args.all {
         return Ok((0..annotation.transcripts.len()).collect());
     }
-    let unversioned = |s: &str| s.split_once('.').map_or(s, |(a, _)| a).to_string();
     let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
     let mut found: HashSet<&str> = HashSet::new();
     let mut picked = Vec::new();
     for (i, t) in annotation.transcripts.iter().enumerate() {
-        let keys: Vec<String> = if by_gene {
-            vec![t.gene_id.clone(), unversioned(&t.gene_id), t.gene_name.clone()]
-        } else {
-            vec![t.transcript_id.clone(), unversioned(&t.transcript_id)]
-        };
-        if let Some(w) = wanted.iter().find(|w| keys.iter().any(|k| !k.is_empty() && k == *w)) {
+        let hit = |w: &&String| if by_gene { same_id(w, &t.gene_id) || (!t.gene_name.is_empty() && **w == t.gene_name) } else { same_id(w, &t.transcript_id) };
+        if let Some(w) = wanted.iter().find(hit) {
             found.insert(w.as_str());
             picked.push(i);
         }
@@ -114,6 +133,15 @@ fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
 
 pub fn run(args: &PrepareArgs) -> Result<()> {
     let started = Instant::now();
+    let mut outputs = Outputs::new();
+    let index = |suffix: &str| PathBuf::from(format!("{}{suffix}", args.genome.display()));
+    for input in [Some(&args.genome), Some(&index(".fai")), Some(&index(".gzi")), Some(&args.annotation), args.chrom_map.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    if let Some(model) = &args.model {
+        outputs.input_dir(model, &isoformer_pipeline::model_dir::FILES)?;
+    }
+    let out = outputs.file(&args.output)?;
     let limits = limits(args)?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,
@@ -125,8 +153,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
 
     let selected = select(args, &annotation)?;
 
-    let mut out = AtomicOutput::create(&args.output)?;
-    prepared::write_header(out.writer())?;
+    prepared::write_header(outputs.writer(out))?;
     let mut flagged = 0usize;
     for &i in &selected {
         let rec = &annotation.transcripts[i];
@@ -148,9 +175,9 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         if !p.flags.is_empty() {
             flagged += 1;
         }
-        prepared::write_row(out.writer(), &t, &p)?;
+        prepared::write_row(outputs.writer(out), &t, &p)?;
     }
-    out.finish()?;
+    outputs.commit()?;
     log::info!(
         "prepare: {} transcripts in {:.2} s ({} flagged), genome read {}",
         selected.len(),
@@ -159,4 +186,22 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         if genome.is_indexed() { "by random access" } else { "whole" }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_id;
+
+    #[test]
+    fn ids_match_with_or_without_their_version() {
+        assert!(same_id("ENST01", "ENST01"));
+        assert!(same_id("ENST01.3", "ENST01"));
+        assert!(same_id("ENST01", "ENST01.3"));
+        assert!(same_id("ENST01.3", "ENST01.3"));
+        assert!(!same_id("ENST01.3", "ENST01.4"));
+        assert!(!same_id("ENST01", "ENST012"));
+        assert!(!same_id("", ""));
+        // Only a numeric suffix is a version.
+        assert!(!same_id("gene.a", "gene"));
+    }
 }

@@ -85,6 +85,8 @@ fn write_dir(out: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     }
     let name = out.file_name().ok_or_else(|| anyhow!("{}: not a directory name", out.display()))?;
     let tmp = out.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
+    // Registered, so that a signal removes the half-made directory too.
+    let _registered = isoformer_io::signals::Temporary::new(&tmp);
     let result = (|| -> Result<()> {
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         for (file, bytes) in files {
@@ -104,11 +106,15 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     if args.output.exists() {
         bail!("{}: already exists; quantize writes a new model directory", args.output.display());
     }
+    let calibration = args.calibration.clone().unwrap_or_else(|| args.model.join("example.tsv"));
+    let mut outputs = isoformer_io::Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    outputs.input(&calibration)?;
+    outputs.dir(&args.output)?;
     let files = read_files(&args.model)?;
     if let Some(q) = &IsoformerConfig::from_json(&files.config_json)?.isoformer_quantization {
         bail!("{}: already quantized ({q}); quantize its fp32 original", args.model.display());
     }
-    let calibration = args.calibration.clone().unwrap_or_else(|| args.model.join("example.tsv"));
     if !calibration.exists() {
         bail!("{}: no calibration set; give --calibration TSV (predict's input format)", calibration.display());
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::ValueEnum;
-use isoformer_io::{Location, open_input, tsv, write_output};
+use isoformer_io::{Location, Outputs, open_input, tsv};
 use isoformer_pipeline::columns::GENE_ID;
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer split --input data.tsv --by gene --fractions 0.8,0.1,0.1 --seed 1 -o data\n  \
@@ -59,6 +59,18 @@ pub fn run(args: &SplitArgs) -> Result<()> {
     if names.len() != args.fractions.len() {
         bail!("--names has {} names for {} fractions", names.len(), args.fractions.len());
     }
+    // Every part is claimed before the input is read, and all appear together at the end.
+    let mut outputs = Outputs::new();
+    outputs.input(&args.input)?;
+    let prefix = args.output.to_string_lossy().into_owned();
+    let mut parts = Vec::with_capacity(names.len());
+    for name in &names {
+        if name.is_empty() || name.contains('/') {
+            bail!("--names: `{name}` cannot be part of a file name (PREFIX.NAME.tsv)");
+        }
+        let path = PathBuf::from(format!("{prefix}.{name}.tsv{}", if args.gzip { ".gz" } else { "" }));
+        parts.push((outputs.file(&path)?, path));
+    }
     let table = tsv::read(&args.input, open_input(&args.input)?, &[GENE_ID])?;
     let g = table.require(&[GENE_ID])?[0];
     let mut genes: Vec<String> = Vec::with_capacity(table.rows.len());
@@ -74,8 +86,8 @@ pub fn run(args: &SplitArgs) -> Result<()> {
     let head = table.names.join("\t");
     let rows: Vec<String> = table.rows.iter().map(|r| r.fields.join("\t")).collect();
     let of = isoformer_train::split::split_by_gene(&genes, &args.fractions, args.seed).map_err(|e| anyhow::anyhow!("--fractions: {e}"))?;
-    let prefix = args.output.to_string_lossy().into_owned();
-    for (k, name) in names.iter().enumerate() {
+    let mut said = Vec::new();
+    for (k, (out, path)) in parts.iter().enumerate() {
         let mut text = head.clone() + "\n";
         let mut n = 0;
         let mut g = std::collections::BTreeSet::new();
@@ -87,9 +99,12 @@ pub fn run(args: &SplitArgs) -> Result<()> {
                 g.insert(gene);
             }
         }
-        let path = PathBuf::from(format!("{prefix}.{name}.tsv{}", if args.gzip { ".gz" } else { "" }));
-        write_output(&path, text.as_bytes())?;
-        eprintln!("split: {} {n} rows, {} genes", path.display(), g.len());
+        outputs.write_all(*out, text.as_bytes())?;
+        said.push(format!("split: {} {n} rows, {} genes", path.display(), g.len()));
+    }
+    outputs.commit()?;
+    for line in said {
+        eprintln!("{line}");
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use isoformer_model::config::TargetFunction;
-use isoformer_io::open_input;
+use isoformer_io::{DirLock, Outputs, open_input};
 use isoformer_model::{IsoformerConfig, ModelFiles, Tokenizers};
 use isoformer_pipeline::data::{Targets, read_labeled};
 use isoformer_pipeline::input::Source;
@@ -212,11 +212,31 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     anyhow::ensure!(args.lr > 0.0 && args.lr <= 1.0, "--lr {} must be in (0, 1]", args.lr);
     anyhow::ensure!(args.min_lr >= 0.0 && args.min_lr <= args.lr, "--min-lr {} must be in [0, --lr]", args.min_lr);
     anyhow::ensure!(args.clip_grad_norm >= 0.0, "--clip-grad-norm must be ≥ 0");
+    // --out may not be (or hold) an input, e.g. the starting model; it is locked against a second
+    // `train` writing into it, and removed again if this run created it and wrote nothing.
+    let mut outputs = Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    for input in [Some(&args.train), args.valid.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    outputs.dir(&args.out)?;
+    let created = !args.out.exists();
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let lock = DirLock::acquire(&args.out);
+    let result = lock.map_err(anyhow::Error::from).and_then(|_lock| train(args));
+    if result.is_err() && created {
+        // Only if empty: checkpoints written before a failure are kept for --resume.
+        let _ = std::fs::remove_dir(&args.out);
+    }
+    result
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
     let device = Device::flex();
     let base = isoformer_pipeline::model_dir::read_files(&args.model)?;
     // Encoding needs the tokenizers only: the weights are loaded once, by the run.
     let config = IsoformerConfig::from_json(&base.config_json).with_context(|| format!("{}", args.model.join(ModelFiles::CONFIG).display()))?;
-    let tokenizers = Tokenizers::from_files(&base, &config).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let tokenizers = Tokenizers::from_files(&base, &config).map_err(|e| anyhow!("{}/{e}", args.model.display()))?;
     let asked = args.targets.as_deref().map_or(Targets::Default, Targets::Named);
     let (train, targets) = read_samples(&args.train, asked, &tokenizers)?;
     let valid = match &args.valid {
@@ -254,7 +274,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         device,
     };
     let summary = run_with_progress(run, args.quiet);
-    let summary = summary.with_context(|| format!("training into {}", args.out.display()))?;
+    // The starting model's faults are about its files, not about the run into --out.
+    let summary = summary.map_err(|e| match e {
+        isoformer_train::TrainError::BaseWeights(_) | isoformer_train::TrainError::BaseModel(_) => {
+            anyhow::Error::from(e).context(args.model.join(ModelFiles::WEIGHTS).display().to_string())
+        }
+        e => anyhow::Error::from(e).context(format!("training into {}", args.out.display())),
+    })?;
     eprintln!(
         "train: {} steps, {} examples in {:.2} s ({:.1} examples/s; embeddings before the first step {:.2} s, cache {} hits {} misses); model in {}",
         summary.steps,

@@ -6,13 +6,15 @@
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
-use crate::location::{Location, shown};
+use crate::location::{Location, cut, shown};
 
 /// Why a table was refused. Display starts with `path:line`.
 #[derive(Debug, thiserror::Error)]
 pub enum TsvError {
     #[error("{at}: read failed")]
     Read { at: Location, source: io::Error },
+    #[error("{}: starts with a UTF-8 byte-order mark (BOM); save it without one", shown(path).display())]
+    ByteOrderMark { path: PathBuf },
     #[error("{}: empty file (expected a header with {expected})", shown(path).display())]
     Empty { path: PathBuf, expected: String },
     #[error("{at}: column `{name}` appears twice in the header (columns {first} and {second})")]
@@ -50,6 +52,9 @@ pub fn read(path: &Path, reader: impl BufRead, expected: &[&str]) -> Result<Tabl
             return Err(TsvError::Empty { path: path.into(), expected: expected.join(", ") });
         };
         let line = line.map_err(|source| TsvError::Read { at: Location::new(path, n), source })?;
+        if n == 1 && line.starts_with('\u{feff}') {
+            return Err(TsvError::ByteOrderMark { path: path.into() });
+        }
         if !line.trim().is_empty() && !line.starts_with('#') {
             break (n, line);
         }
@@ -59,7 +64,7 @@ pub fn read(path: &Path, reader: impl BufRead, expected: &[&str]) -> Result<Tabl
         let first = names.iter().position(|n| n == name).expect("name is in the list");
         if first != second && !name.is_empty() {
             let at = Location::new(path, header_line);
-            return Err(TsvError::DuplicateColumn { at, name: name.clone(), first: first + 1, second: second + 1 });
+            return Err(TsvError::DuplicateColumn { at, name: cut(name), first: first + 1, second: second + 1 });
         }
     }
     let mut rows = Vec::new();
@@ -91,8 +96,8 @@ impl Table {
             .map(|c| {
                 self.column(c).ok_or_else(|| TsvError::MissingColumn {
                     at: Location::new(&self.path, self.header_line),
-                    column: c.to_string(),
-                    found: self.names.join(", "),
+                    column: cut(c),
+                    found: cut(&self.names.join(", ")),
                     expected: columns.join(", "),
                 })
             })

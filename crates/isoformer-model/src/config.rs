@@ -215,11 +215,48 @@ impl Default for IsoformerConfig {
 /// An impossible or unsupported configuration; the message names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config.json is not valid JSON for an IsoFormer config: {0}")]
+    #[error("not valid JSON for an IsoFormer config: {0}")]
     Json(String),
+    #[error("starts with a UTF-8 byte-order mark (BOM); save it without one")]
+    ByteOrderMark,
+    #[error("holds {0}, not a JSON object of config fields")]
+    NotAnObject(&'static str),
+    #[error("no `{}` field (required: the official config.json names every one of {}){}", .0[0], REQUIRED.join(", "), if .0.len() > 1 { format!("; {} more missing: {}", .0.len() - 1, .0[1..].join(", ")) } else { String::new() })]
+    Missing(Vec<&'static str>),
+    #[error("the geometry implies about {parameters:.2e} parameters ({:.0} GiB as f32), more than this version allows ({MAX_PARAMETERS:.2e}); check the layer counts and widths", parameters * 4.0 / (1u64 << 30) as f64)]
+    TooBig { parameters: f64 },
     #[error("config field `{field}`: {message}")]
     Field { field: &'static str, message: String },
 }
+
+/// The fields a config.json must name: the geometry the official file spells out (NT-v2's layer
+/// and head counts are not in it, so they may be absent).
+pub const REQUIRED: [&str; 13] = [
+    "enformer_dim",
+    "enformer_depth",
+    "enformer_heads",
+    "enformer_attn_dim_key",
+    "enformer_num_downsamples",
+    "enformer_target_length",
+    "nt_hidden_size",
+    "nt_intermediate_size",
+    "esm_vocab_size",
+    "esm_hidden_size",
+    "esm_num_hidden_layers",
+    "esm_num_attention_heads",
+    "esm_intermediate_size",
+];
+
+/// Upper bounds on sizes, checked before anything is allocated: far above any IsoFormer (the
+/// official model has 11 + 24 + 30 layers, widths up to 3,072, 4,107 tokens), far below what
+/// would overflow or exhaust memory at initialisation (a 10^12-layer config used to abort).
+const MAX_LAYERS: usize = 1024;
+const MAX_WIDTH: usize = 1 << 16;
+const MAX_VOCAB: usize = 1 << 20;
+const MAX_TOKENS: usize = 1 << 20;
+/// Parameters implied by the geometry (an estimate from the dominant matrices): 2^34 f32 values
+/// are 64 GiB, over ten times the official model.
+const MAX_PARAMETERS: f64 = (1u64 << 34) as f64;
 
 fn bad(field: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Field { field, message: message.into() }
@@ -283,8 +320,26 @@ pub fn exponential_linspace_int(start: usize, end: usize, num: usize, divisible_
 
 impl IsoformerConfig {
     /// Parse `config.json` text; unknown fields are ignored.
+    ///
+    /// The text must be a JSON object naming at least the [`REQUIRED`] geometry fields (a config
+    /// that lost them is refused, not read as the official defaults); other fields take the
+    /// official values when absent.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let cfg: Self = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+        if text.starts_with('\u{feff}') {
+            return Err(ConfigError::ByteOrderMark);
+        }
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let fields = match &value {
+            serde_json::Value::Object(fields) => fields,
+            serde_json::Value::Array(_) => return Err(ConfigError::NotAnObject("an array")),
+            serde_json::Value::Null => return Err(ConfigError::NotAnObject("null")),
+            _ => return Err(ConfigError::NotAnObject("a single value")),
+        };
+        let missing: Vec<&'static str> = REQUIRED.iter().copied().filter(|k| !fields.contains_key(*k)).collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing));
+        }
+        let cfg: Self = serde_json::from_value(value).map_err(|e| ConfigError::Json(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -314,10 +369,50 @@ impl IsoformerConfig {
                 return Err(bad(field, "must be at least 1"));
             }
         }
+        self.validate_sizes()?;
         self.validate_enformer()?;
         self.validate_encoders()?;
         self.validate_limits()?;
         self.validate_outputs()
+    }
+
+    /// Every size under its bound, and the parameters they imply under [`MAX_PARAMETERS`].
+    fn validate_sizes(&self) -> Result<(), ConfigError> {
+        let bounded: [(&'static str, usize, usize, &str); 17] = [
+            ("enformer_depth", self.enformer_depth, MAX_LAYERS, "layers"),
+            ("nt_num_hidden_layers", self.nt_num_hidden_layers, MAX_LAYERS, "layers"),
+            ("esm_num_hidden_layers", self.esm_num_hidden_layers, MAX_LAYERS, "layers"),
+            ("enformer_dim", self.enformer_dim, MAX_WIDTH, "channels"),
+            ("enformer_attn_dim_key", self.enformer_attn_dim_key, MAX_WIDTH, "channels"),
+            ("enformer_heads", self.enformer_heads, MAX_WIDTH, "heads"),
+            ("nt_hidden_size", self.nt_hidden_size, MAX_WIDTH, "channels"),
+            ("nt_intermediate_size", self.nt_intermediate_size, MAX_WIDTH, "channels"),
+            ("esm_hidden_size", self.esm_hidden_size, MAX_WIDTH, "channels"),
+            ("esm_intermediate_size", self.esm_intermediate_size, MAX_WIDTH, "channels"),
+            ("nt_vocab_size", self.nt_vocab_size, MAX_VOCAB, "tokens"),
+            ("esm_vocab_size", self.esm_vocab_size, MAX_VOCAB, "tokens"),
+            ("enformer_target_length", self.enformer_target_length, MAX_TOKENS, "bins"),
+            ("nt_max_position_embeddings", self.nt_max_position_embeddings, MAX_TOKENS, "positions"),
+            ("esm_max_position_embeddings", self.esm_max_position_embeddings, MAX_TOKENS, "positions"),
+            ("num_tokens_per_seq_nuctf_rna", self.num_tokens_per_seq_nuctf_rna, MAX_TOKENS, "tokens"),
+            ("num_protein_tokens_per_seq", self.num_protein_tokens_per_seq, MAX_TOKENS, "tokens"),
+        ];
+        for (field, v, max, unit) in bounded {
+            if v > max {
+                return Err(bad(field, format!("{v} {unit} is more than this version allows ({max}); the official model is far smaller")));
+            }
+        }
+        let (e, nt, esm) = (self.enformer_dim as f64, self.nt_hidden_size as f64, self.esm_hidden_size as f64);
+        let parameters = self.enformer_depth as f64 * (e * e * 6.0 + e * self.enformer_attn_dim_key as f64 * self.enformer_heads as f64 * 2.0)
+            + self.nt_num_hidden_layers as f64 * (4.0 * nt * nt + 3.0 * nt * self.nt_intermediate_size as f64)
+            + self.esm_num_hidden_layers as f64 * (4.0 * esm * esm + 2.0 * esm * self.esm_intermediate_size as f64)
+            + self.nt_vocab_size as f64 * nt
+            + self.esm_vocab_size as f64 * esm
+            + 8.0 * e * e;
+        if parameters > MAX_PARAMETERS {
+            return Err(ConfigError::TooBig { parameters });
+        }
+        Ok(())
     }
 
     /// The trunk's geometry (after the non-zero checks).
@@ -565,15 +660,49 @@ mod tests {
         assert!(huge.validate().is_ok());
     }
 
+    /// The official config with the fields of `json` replaced.
+    fn over_default(json: &str) -> String {
+        let mut base = serde_json::to_value(IsoformerConfig::default()).unwrap();
+        let serde_json::Value::Object(fields) = serde_json::from_str(json).unwrap() else { panic!("not an object") };
+        base.as_object_mut().unwrap().extend(fields);
+        base.to_string()
+    }
+
+    /// The required fields only, with the official values.
+    fn required_only() -> serde_json::Map<String, serde_json::Value> {
+        let base = serde_json::to_value(IsoformerConfig::default()).unwrap();
+        REQUIRED.iter().map(|k| (k.to_string(), base[k].clone())).collect()
+    }
+
     #[test]
     fn unknown_fields_ignored_and_defaults_apply() {
-        let c = IsoformerConfig::from_json(r#"{"model_type":"isoformer","enformer_dim":1536,"architectures":["X"]}"#)
-            .unwrap();
+        let mut fields = required_only();
+        fields.insert("model_type".into(), "isoformer".into());
+        fields.insert("architectures".into(), serde_json::json!(["X"]));
+        let c = IsoformerConfig::from_json(&serde_json::Value::Object(fields).to_string()).unwrap();
         assert_eq!(c, IsoformerConfig::default());
     }
 
+    #[test]
+    fn not_an_object_missing_fields_bom_and_absurd_sizes_are_named() {
+        let e = |json: &str| IsoformerConfig::from_json(json).unwrap_err().to_string();
+        assert_eq!(e("[]"), "holds an array, not a JSON object of config fields");
+        assert_eq!(e("null"), "holds null, not a JSON object of config fields");
+        assert!(e("{}").starts_with("no `enformer_dim` field (required: "), "{}", e("{}"));
+        let mut fields = required_only();
+        fields.remove("esm_hidden_size");
+        let text = serde_json::Value::Object(fields).to_string();
+        assert!(e(&text).starts_with("no `esm_hidden_size` field (required: "), "{}", e(&text));
+        assert_eq!(e(&format!("\u{feff}{}", over_default("{}"))), "starts with a UTF-8 byte-order mark (BOM); save it without one");
+        assert_eq!(field_of(r#"{"enformer_depth": 1000000000000}"#), "enformer_depth");
+        assert_eq!(field_of(r#"{"esm_num_hidden_layers": 18446744073709551615}"#), "esm_num_hidden_layers");
+        assert_eq!(field_of(r#"{"nt_intermediate_size": 4294967296}"#), "nt_intermediate_size");
+        let big = e(&over_default(r#"{"enformer_depth": 1000, "esm_num_hidden_layers": 1000, "esm_hidden_size": 8000, "esm_intermediate_size": 32000}"#));
+        assert!(big.contains("parameters") && big.contains("more than this version allows"), "{big}");
+    }
+
     fn field_of(json: &str) -> &'static str {
-        match IsoformerConfig::from_json(json) {
+        match IsoformerConfig::from_json(&over_default(json)) {
             Err(ConfigError::Field { field, .. }) => field,
             other => panic!("expected a field error, got {other:?}"),
         }
@@ -597,6 +726,6 @@ mod tests {
     #[test]
     fn bad_json_is_reported() {
         assert!(matches!(IsoformerConfig::from_json("{"), Err(ConfigError::Json(_))));
-        assert!(matches!(IsoformerConfig::from_json(r#"{"enformer_dim": "big"}"#), Err(ConfigError::Json(_))));
+        assert!(matches!(IsoformerConfig::from_json(&over_default(r#"{"enformer_dim": "big"}"#)), Err(ConfigError::Json(_))));
     }
 }

@@ -40,7 +40,7 @@ pub enum DataError {
     NoTargetColumn { at: Location, name: String, columns: String },
     #[error("{at}: no target columns (add numeric columns, e.g. the 30 tissue names, or name them with --targets)")]
     NoTargets { at: Location },
-    #[error("{at}: no column for the model's output(s) {} (the data needs one column per model output)", missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))]
+    #[error("{at}: no column for the model's output(s) {}{} (the data needs one column per model output)", missing.iter().take(3).map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "), if missing.len() > 3 { format!(" and {} more", missing.len() - 3) } else { String::new() })]
     NoOutputColumns { at: Location, missing: Vec<String> },
     #[error("{at}: {id}: target `{name}` is {raw:?}, not a finite number")]
     NotANumber { at: Location, id: String, name: String, raw: String },

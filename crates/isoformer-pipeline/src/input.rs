@@ -53,6 +53,8 @@ pub enum InputError {
     Fasta(#[from] FastaError),
     #[error("{at}: empty transcript_id")]
     EmptyId { at: Location },
+    #[error("{at}: {column} has a control character (U+{code:04X}) at position {position}")]
+    ControlCharacter { at: Location, column: &'static str, code: u32, position: usize },
     #[error("{at}: transcript_id {id} already on line {first}")]
     DuplicateId { at: Location, id: String, first: u64 },
     #[error("{}: no transcripts after the header", shown(path).display())]
@@ -117,6 +119,11 @@ pub fn records_from_table(table: &Table) -> Result<Records, InputError> {
 fn check_id(r: &Record, seen: &mut BTreeMap<String, u64>) -> Result<(), InputError> {
     if r.transcript_id.is_empty() {
         return Err(InputError::EmptyId { at: r.at.clone() });
+    }
+    for (column, id) in [("transcript_id", &r.transcript_id), ("gene_id", &r.gene_id)] {
+        if let Some((k, c)) = id.chars().enumerate().find(|(_, c)| c.is_control()) {
+            return Err(InputError::ControlCharacter { at: r.at.clone(), column, code: c as u32, position: k + 1 });
+        }
     }
     if let Some(first) = seen.insert(r.transcript_id.clone(), r.at.line) {
         return Err(InputError::DuplicateId { at: r.at.clone(), id: r.transcript_id.clone(), first });

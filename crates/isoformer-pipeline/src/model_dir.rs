@@ -13,7 +13,9 @@ pub enum ModelDirError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}: not UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf },
-    #[error("loading the model in {}", dir.display())]
+    /// Every [`ModelError`] starts with the name of the file it is about: shown after the
+    /// directory, it is one line naming the file (`m/config.json: ...`).
+    #[error("{}/{source}", dir.display())]
     Load { dir: PathBuf, source: ModelError },
 }
 
@@ -25,6 +27,10 @@ fn hint(path: &Path) -> &'static str {
         " (a model directory holds config.json, model.safetensors and the three vocab files)"
     }
 }
+
+/// The five files of a model directory (what an output of a run that reads the directory may
+/// not overwrite).
+pub const FILES: [&str; 5] = [ModelFiles::CONFIG, ModelFiles::WEIGHTS, "dna_vocab_list.txt", "rna_vocab_list.txt", "protein_vocab_list.txt"];
 
 /// Read a model directory's five files.
 pub fn read_files(dir: &Path) -> Result<ModelFiles, ModelDirError> {

@@ -73,6 +73,8 @@ impl Checkpointer {
         let dir = self.out_dir.join(&name);
         let tmp = self.out_dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
+        // A signal while it is being written removes it (isoformer-io's registry).
+        let _registered = isoformer_io::signals::Temporary::new(&tmp);
         std::fs::create_dir_all(&tmp).map_err(write(&tmp))?;
         write_atomic(&tmp.join(ModelFiles::WEIGHTS), &model_bytes(model, &state.config)?)?;
         write_atomic(&tmp.join(MOMENTS), &optimiser.record()?)?;

@@ -94,4 +94,6 @@ pub enum ModelError {
     Safetensors(#[source] HeaderError),
     #[error("model.safetensors: {0}")]
     Weights(#[from] LoadError),
+    #[error("{file}: `{token}` is token {in_vocab} here, but config.json's `{field}` says {in_config}: the vocabulary and the config disagree")]
+    SpecialToken { file: &'static str, token: &'static str, in_vocab: u32, field: &'static str, in_config: u32 },
 }

@@ -113,11 +113,24 @@ pub struct Tokenizers {
 
 impl Tokenizers {
     /// From the model directory's three vocab files and its config (token limits, DNA geometry).
+    /// The vocabularies' special tokens must have the ids config.json gives them (the model
+    /// pads and masks by those ids).
     pub fn from_files<W>(files: &ModelFiles<W>, config: &IsoformerConfig) -> Result<Self, ModelError> {
+        let rna = RnaTokenizer::from_vocab(files.vocab(Modality::Rna))?;
+        let protein = ProteinTokenizer::from_vocab(files.vocab(Modality::Protein))?;
+        for (file, token, in_vocab, field, in_config) in [
+            (Modality::Rna.vocab_file(), "<pad>", rna.pad, "nt_pad_token_id", config.nt_pad_token_id),
+            (Modality::Protein.vocab_file(), "<pad>", protein.pad, "esm_pad_token_id", config.esm_pad_token_id),
+            (Modality::Protein.vocab_file(), "<mask>", protein.mask, "esm_mask_token_id", config.esm_mask_token_id),
+        ] {
+            if in_vocab != in_config {
+                return Err(ModelError::SpecialToken { file, token, in_vocab, field, in_config });
+            }
+        }
         Ok(Self {
             dna: DnaTokenizer::from_vocab(files.vocab(Modality::Dna))?,
-            rna: RnaTokenizer::from_vocab(files.vocab(Modality::Rna))?,
-            protein: ProteinTokenizer::from_vocab(files.vocab(Modality::Protein))?,
+            rna,
+            protein,
             dna_geometry: config.enformer(),
             max_rna: config.nt().max_tokens,
             max_protein: config.esm().max_tokens,

@@ -3,8 +3,10 @@
 //! One file per (what, encoder weights, input): the name is the SHA-256 of a kind tag, the hash
 //! of the frozen parameters that produce it ([`params_hash`]) and the exact model input (one-hot
 //! DNA as f32 bytes, token ids as u32), so a cache is shared between runs and epochs and can
-//! never serve embeddings of other weights or another sequence. File: `ISOEMB1\0`, rank (u32),
-//! dims (u64 each), then f32 values, all little-endian; written to a temporary name and renamed.
+//! never serve embeddings of other weights or another sequence. File: `ISOEMB2\0`, rank (u32),
+//! dims (u64 each), then f32 values, all little-endian, then the SHA-256 of everything before it;
+//! written to a temporary name and renamed. An entry whose checksum does not match (flipped bits,
+//! a truncated copy, the checksum-less `ISOEMB1` format) is recomputed with a warning.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 8] = b"ISOEMB1\0";
+const MAGIC: &[u8; 8] = b"ISOEMB2\0";
+/// No embedding has more dimensions than this; a larger rank is damage.
+const MAX_RANK: usize = 8;
 
 /// SHA-256 of every float parameter of `module` (visiting order, shapes and f32 bytes).
 pub fn params_hash<M: Module>(module: &M, hasher: &mut Sha256) {
@@ -88,14 +92,23 @@ impl Cache {
         for v in &values {
             buf.extend_from_slice(&v.to_le_bytes());
         }
+        let checksum: [u8; 32] = Sha256::digest(&buf).into();
+        buf.extend_from_slice(&checksum);
         isoformer_io::write_output(&path, &buf).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok((shape, values))
     }
 }
 
 fn decode(bytes: &[u8]) -> Option<(Vec<usize>, Vec<f32>)> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if Sha256::digest(body).as_slice() != checksum {
+        return None;
+    }
+    let rest = body.strip_prefix(MAGIC.as_slice())?;
     let rank = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if rank > MAX_RANK {
+        return None;
+    }
     let mut shape = Vec::with_capacity(rank);
     let mut at = 4;
     for _ in 0..rank {
@@ -103,8 +116,8 @@ fn decode(bytes: &[u8]) -> Option<(Vec<usize>, Vec<f32>)> {
         at += 8;
     }
     let data = rest.get(at..)?;
-    let n: usize = shape.iter().product();
-    if data.len() != 4 * n {
+    let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    if Some(data.len()) != n.checked_mul(4) {
         return None;
     }
     Some((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
@@ -145,6 +158,19 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         let again = c.get_or(&k, || (vec![1], vec![9.0])).unwrap();
         assert_eq!(again, (vec![1], vec![9.0]));
+        // one flipped bit in a value (still a finite number): recomputed, not served
+        let mut bytes = std::fs::read(&path).unwrap();
+        let value_at = 8 + 4 + 8;
+        bytes[value_at] ^= 0x01;
+        assert!(f32::from_le_bytes(bytes[value_at..value_at + 4].try_into().unwrap()).is_finite());
+        std::fs::write(&path, &bytes).unwrap();
+        let recomputed = c.get_or(&k, || (vec![1], vec![7.0])).unwrap();
+        assert_eq!(recomputed, (vec![1], vec![7.0]));
+        // a rank of 4 billion is damage, not an allocation
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(c.get_or(&k, || (vec![1], vec![8.0])).unwrap(), (vec![1], vec![8.0]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
