@@ -69,16 +69,21 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
 /// The window and token limits: `--window`, checked against `--model`'s geometry, whose token
 /// limits replace the official ones.
 fn limits(args: &PrepareArgs) -> Result<Limits> {
-    let mut limits = Limits { window: args.window, ..Limits::OFFICIAL };
-    if args.window == 0 {
+    window_limits(args.window, args.model.as_deref())
+}
+
+/// [`limits`] for any command that cuts windows (`score-variants` too).
+pub fn window_limits(window: u64, model: Option<&std::path::Path>) -> Result<Limits> {
+    let mut limits = Limits { window, ..Limits::OFFICIAL };
+    if window == 0 {
         bail!("--window must be positive");
     }
-    if let Some(dir) = &args.model {
+    if let Some(dir) = model {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let config = IsoformerConfig::from_json(&text).with_context(|| format!("{}: invalid config", path.display()))?;
-        isoformer_model::enformer::check_dna_length(args.window as usize, &config.enformer())
-            .map_err(|m| anyhow::anyhow!("--window {} does not suit {}: {m}", args.window, dir.display()))?;
+        isoformer_model::enformer::check_dna_length(window as usize, &config.enformer())
+            .map_err(|m| anyhow::anyhow!("--window {} does not suit {}: {m}", window, dir.display()))?;
         limits.rna_tokens = config.num_tokens_per_seq_nuctf_rna;
         limits.protein_tokens = config.num_protein_tokens_per_seq;
     }
@@ -88,11 +93,16 @@ fn limits(args: &PrepareArgs) -> Result<Limits> {
 /// Indexes of the transcripts `--genes`, `--transcripts` or `--all` pick (ids with or without
 /// their version; genes also by name). An id that matches nothing is an error.
 fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
-    if args.all {
+    select_transcripts(args.all, &args.genes, &args.transcripts, annotation)
+}
+
+/// [`select`] for any command with `--genes` / `--transcripts` filters.
+pub fn select_transcripts(all: bool, genes: &[String], transcripts: &[String], annotation: &Annotation) -> Result<Vec<usize>> {
+    if all {
         return Ok((0..annotation.transcripts.len()).collect());
     }
     let unversioned = |s: &str| s.split_once('.').map_or(s, |(a, _)| a).to_string();
-    let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
+    let (wanted, by_gene) = if genes.is_empty() { (transcripts, false) } else { (genes, true) };
     let mut found: HashSet<&str> = HashSet::new();
     let mut picked = Vec::new();
     for (i, t) in annotation.transcripts.iter().enumerate() {
