@@ -318,6 +318,20 @@ fn every_consequence_on_both_strands_inputs_by_hand_and_deltas_equal_predict() {
     }
     assert!(largest > 0.01, "the model sees the changes: largest |Δ| {largest}");
 
+    // Batches of 5 (padded token rows, kept RNA and protein embeddings mixed with fresh ones):
+    // the same Δs.
+    let out = score(&dir, "v.vcf", &["-o", "batched.tsv", "-b", "5", "-q"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, batched) = tsv(&dir.join("batched.tsv"));
+    assert_eq!(batched.len(), rows.len());
+    for (a, b) in rows.iter().zip(&batched) {
+        assert_eq!(a[..11], b[..11]);
+        for (x, y) in a[11..].iter().zip(&b[11..]) {
+            let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+            assert!((x - y).abs() <= 1e-5, "{}: {x} vs {y} with -b 5", a[0]);
+        }
+    }
+
     // One heatmap per variant with rows, SVG and PNG.
     let mut plots: Vec<String> = std::fs::read_dir(dir.join("plots")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     plots.sort();
@@ -499,4 +513,50 @@ fn a_missing_vcf_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.vcf"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.join("out.tsv").exists());
+}
+
+/// With a model whose outputs are the 30 GTEx tissues (log(TPM+1)), `share_delta:<tissue>`
+/// columns: each isoform's share of its gene's expression e^y - 1, alt minus ref, computed here
+/// from `predict` on the dumped inputs.
+#[test]
+fn share_delta_for_expression_models() {
+    let dir = scratch("share");
+    let vcf = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n22\t20024326\tm\tG\tA\t.\tPASS\t.\n22\t20008700\tu\tC\tT\t.\tPASS\t.\n";
+    write(&dir, "v.vcf", vcf.as_bytes());
+    let (model, genome, gtf) = (root().join("models/tiny"), root().join("examples/genome.fa.gz"), root().join("examples/genes.gtf"));
+    let out = isoformer(
+        &["score-variants", "-m", model.to_str().unwrap(), "-w", "80", "-g", genome.to_str().unwrap(), "-a", gtf.to_str().unwrap(), "--transcripts", "ENST00000327374,ENST00000432883", "--vcf", "v.vcf", "-o", "s.tsv", "--dump-inputs", "d.tsv"],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("no share_delta"), "{stderr}");
+    let (header, rows) = tsv(&dir.join("s.tsv"));
+    assert_eq!(header.len(), 11 + 30 + 30);
+    assert_eq!((header[11].as_str(), header[41].as_str()), ("delta:Adipose Tissue", "share_delta:Adipose Tissue"));
+    assert_eq!(rows.len(), 4, "two variants on two isoforms of one gene");
+    let p = isoformer(&["predict", "-m", model.to_str().unwrap(), "-i", "d.tsv", "-o", "p.tsv", "-q"], &dir);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let (_, predicted) = tsv(&dir.join("p.tsv"));
+    let y: HashMap<&str, Vec<f64>> = predicted.iter().map(|r| (r[0].as_str(), r[2..].iter().map(|v| v.parse().unwrap()).collect())).collect();
+    let e = |v: f64| (v.exp() - 1.0).max(0.0);
+    for variant in ["22:20024326:G:A", "22:20008700:C:T"] {
+        let mine: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == variant).collect();
+        assert_eq!(mine.len(), 2);
+        for t in 0..30 {
+            let total = |allele: &str| mine.iter().map(|r| e(y[format!("{variant}|{}|{allele}", r[6]).as_str()][t])).sum::<f64>();
+            let (ref_total, alt_total) = (total("ref"), total("alt"));
+            let mut sum = 0.0;
+            for r in &mine {
+                // A gene predicted at no expression (every e^y - 1 <= 0) gives every isoform share 0.
+                let share = |allele: &str, total: f64| if total > 0.0 { e(y[format!("{variant}|{}|{allele}", r[6]).as_str()][t]) / total } else { 0.0 };
+                let want = share("alt", alt_total) - share("ref", ref_total);
+                let got: f64 = r[41 + t].parse().unwrap();
+                assert!((got - want).abs() <= 2e-5, "{variant} {} tissue {t}: {got} vs {want}", r[6]);
+                sum += got;
+            }
+            assert!(sum.abs() <= 2e-6, "shares of one gene move together: {sum}");
+        }
+        assert!(mine.iter().any(|r| r[41..].iter().any(|v| v.parse::<f64>().unwrap().abs() > 1e-4)), "{variant}: shares change");
+    }
 }

@@ -238,6 +238,15 @@ impl Scoring {
             by_content.entry(h).or_default().push(records.len() - 1);
             records.len() - 1
         };
+        // Records grouped by transcript, its reference first: the job numbers DNA windows in
+        // record order and runs them in that order, so an allele that changes only the RNA or
+        // protein shares its reference's Enformer pass, and one that changes only the DNA runs
+        // while its reference's RNA and protein embeddings are still kept.
+        let mut alt_record = vec![None; pairs.len()];
+        let mut pairs_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (k, p) in pairs.iter().enumerate() {
+            pairs_of.entry(p.transcript).or_default().push(k);
+        }
         for &i in needed.keys() {
             let r = planner.reference(genome, i)?;
             if !self.known.contains_key(&i) {
@@ -246,17 +255,16 @@ impl Scoring {
                 refs.push((i, k));
             }
             ref_inputs.insert(i, r.inputs);
-        }
-        let mut alt_record = Vec::with_capacity(pairs.len());
-        for p in &pairs {
-            let changed = p.changed;
-            if !(changed.dna || changed.rna || changed.protein) {
-                alt_record.push(None);
-                continue;
+            for &k in pairs_of.get(&i).map_or(&[][..], Vec::as_slice) {
+                let p = &pairs[k];
+                let changed = p.changed;
+                if !(changed.dna || changed.rna || changed.protein) {
+                    continue;
+                }
+                let v = &all[p.variant];
+                let t = &planner.transcripts()[p.transcript];
+                alt_record[k] = Some(push(&mut records, format!("{}|{}|alt", v.id(), t.transcript_id), &t.gene_id, v.at.clone(), &p.alt));
             }
-            let v = &all[p.variant];
-            let t = &planner.transcripts()[p.transcript];
-            alt_record.push(Some(push(&mut records, format!("{}|{}|alt", v.id(), t.transcript_id), &t.gene_id, v.at.clone(), &p.alt)));
         }
         Ok(Chunk { first, pairs, refs, alt_record, ref_inputs, records: Records { records, has_gene: true } })
     }
