@@ -82,10 +82,8 @@ pub fn window_limits(window: u64, model: Option<&std::path::Path>) -> Result<Lim
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let config = IsoformerConfig::from_json(&text).with_context(|| format!("{}: invalid config", path.display()))?;
-        isoformer_model::enformer::check_dna_length(window as usize, &config.enformer())
-            .map_err(|m| anyhow::anyhow!("--window {} does not suit {}: {m}", window, dir.display()))?;
-        limits.rna_tokens = config.num_tokens_per_seq_nuctf_rna;
-        limits.protein_tokens = config.num_protein_tokens_per_seq;
+        limits = isoformer_pipeline::variants::limits(&config, window)
+            .map_err(|e| anyhow::anyhow!("--window {} does not suit {}: {}", window, dir.display(), e.source))?;
     }
     Ok(limits)
 }

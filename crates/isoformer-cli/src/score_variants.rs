@@ -144,12 +144,6 @@ fn format(args: &ScoreVariantsArgs) -> Result<FormatArg> {
     Ok(format)
 }
 
-/// Variants per chunk: a chunk's inputs are held in memory with their one-hot DNA (16 bytes a
-/// base), so about 1 GiB of windows at a time.
-fn chunk_variants(window: u64) -> usize {
-    ((1u64 << 26) / window.max(1)).clamp(4, 4096) as usize
-}
-
 pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let started = Instant::now();
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
@@ -183,7 +177,7 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     }
 
     let n = vcf.variants.len();
-    let per_chunk = chunk_variants(limits.window);
+    let per_chunk = isoformer_pipeline::variants::chunk_variants(limits.window);
     let bar = crate::progress::bar(n as u64, "score-variants [{bar:40}] {pos}/{len} variants {per_sec} ETA {eta}", args.quiet);
     let (mut pairs, mut runs) = (0usize, 0usize);
     let mut first = 0;
@@ -237,23 +231,9 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     }
     if !args.quiet {
         let seconds = started.elapsed().as_secs_f64();
-        eprintln!(
-            "score-variants: {} VCF records, {n} variants, {pairs} (variant, transcript) pairs scored ({runs} model inputs run) in {seconds:.2} s ({:.2} variants/s)",
-            vcf.records,
-            n as f64 / seconds.max(1e-9)
-        );
-        let mut skipped = vcf.skipped;
-        skipped.ref_mismatch = planner.skipped.ref_mismatch;
-        skipped.tss_indel = planner.skipped.tss_indel;
-        let summary = skipped.summary();
-        if !summary.is_empty() {
-            eprintln!("score-variants: skipped: {summary}");
-        }
-        if planner.absent() > 0 {
-            eprintln!("score-variants: {} selected transcripts are on sequences the genome lacks: not scored", planner.absent());
-        }
-        if !share {
-            eprintln!("score-variants: no share_delta columns: the model's outputs are not log(TPM+1) expression in the 30 GTEx tissues");
+        for (k, line) in isoformer_pipeline::variants::summary(&vcf, &planner, pairs, runs, share).into_iter().enumerate() {
+            let timing = if k == 0 { format!(" in {seconds:.2} s ({:.2} variants/s)", n as f64 / seconds.max(1e-9)) } else { String::new() };
+            eprintln!("score-variants: {line}{timing}");
         }
     }
     Ok(())

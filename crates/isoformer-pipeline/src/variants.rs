@@ -16,7 +16,9 @@ use std::hash::{Hash, Hasher};
 
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::Prepared;
-use isoformer_bio::variants::{Pair, Planner, Variant, VariantError};
+use isoformer_bio::transcript::Limits;
+use isoformer_bio::variants::{Pair, Planner, Variant, VariantError, Vcf};
+use isoformer_model::IsoformerConfig;
 use isoformer_io::Location;
 use isoformer_model::TISSUES;
 
@@ -113,6 +115,47 @@ impl VariantTable {
         }
         write_columns("variant_scores", columns)
     }
+}
+
+/// Why a window does not suit a model.
+#[derive(Debug, thiserror::Error)]
+#[error("window {window} does not suit the model: {source}")]
+pub struct WindowError {
+    pub window: u64,
+    pub source: isoformer_model::enformer::DnaLengthError,
+}
+
+/// The window and token limits a model takes: the window checked against its Enformer geometry
+/// (as `prepare --model` checks it), its RNA and protein token limits.
+pub fn limits(config: &IsoformerConfig, window: u64) -> Result<Limits, WindowError> {
+    isoformer_model::enformer::check_dna_length(window as usize, &config.enformer()).map_err(|source| WindowError { window, source })?;
+    Ok(Limits { window, rna_tokens: config.num_tokens_per_seq_nuctf_rna, protein_tokens: config.num_protein_tokens_per_seq })
+}
+
+/// Variants per chunk: a chunk's model inputs are held in memory with their one-hot DNA (16 bytes
+/// a base), so about 1 GiB of windows at a time.
+pub fn chunk_variants(window: u64) -> usize {
+    ((1u64 << 26) / window.max(1)).clamp(4, 4096) as usize
+}
+
+/// The run summary's lines (the CLI prints them on stderr, the page under its table): counts,
+/// skips, transcripts not on the genome, and why there are no `share_delta` columns.
+pub fn summary(vcf: &Vcf, planner: &Planner, pairs: usize, runs: usize, share: bool) -> Vec<String> {
+    let mut lines = vec![format!("{} VCF records, {} variants, {pairs} (variant, transcript) pairs scored ({runs} model inputs run)", vcf.records, vcf.variants.len())];
+    let mut skipped = vcf.skipped;
+    skipped.ref_mismatch = planner.skipped.ref_mismatch;
+    skipped.tss_indel = planner.skipped.tss_indel;
+    let text = skipped.summary();
+    if !text.is_empty() {
+        lines.push(format!("skipped: {text}"));
+    }
+    if planner.absent() > 0 {
+        lines.push(format!("{} selected transcripts are on sequences the genome lacks: not scored", planner.absent()));
+    }
+    if !share {
+        lines.push("no share_delta columns: the model's outputs are not log(TPM+1) expression in the 30 GTEx tissues".into());
+    }
+    lines
 }
 
 /// Whether `outputs` are expression in log(TPM+1) (the official 30 GTEx tissues), for which
