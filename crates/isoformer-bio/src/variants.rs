@@ -672,3 +672,117 @@ fn alternate(genome: &mut Genome, seq: &str, length: u64, t: &Transcript, refere
     let alt_inputs = Prepared { dna: String::from_utf8(dna).expect("ascii"), rna: String::from_utf8(cropped.to_vec()).expect("ascii"), protein, flags };
     Ok(Some((consequence, alt_inputs)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotation::{Annotation, Format};
+
+    const HEADER: &str = "##fileformat=VCFv4.3\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+
+    fn vcf(records: &str) -> Result<Vcf, VariantError> {
+        read_vcf(Path::new("v.vcf"), format!("{HEADER}{records}").as_bytes())
+    }
+
+    #[test]
+    fn records_split_into_alleles_and_skips_are_counted() {
+        let v = vcf("1\t5\trs1;rs2\tac\tG,<DEL>,*,A[2:3[,.A,T\t.\t.\t.\n1\t9\t.\tA\t.\t.\t.\t.\n").unwrap();
+        assert_eq!(v.records, 2);
+        let ids: Vec<String> = v.variants.iter().map(Variant::id).collect();
+        assert_eq!(ids, ["1:5:ac:G", "1:5:ac:T"]);
+        assert_eq!((v.variants[0].vcf_id.as_str(), v.variants[1].at.line), ("rs1;rs2", 3));
+        assert_eq!(v.skipped, Skipped { symbolic: 1, star: 1, breakend: 2, missing_alt: 1, ..Skipped::default() });
+        assert_eq!(v.variants[0].span(), (4, 6));
+        assert_eq!(vcf("1\t5\tx\tA\tC,c\t.\t.\t.\n").unwrap_err().to_string(), "v.vcf:3: variant 1:5:A:c repeats line 3");
+    }
+
+    /// chr1, 42 bases: C×5 G×5 | CATGAA (exon 1 of T1, +) | GTAG (intron) | AAAATTTTAAGC (exon 2) |
+    /// CCCTT AAAAA. T1's CDS is ATG AAA AAA TTT TAA (12-16, 21-30); T2 (−, non-coding) has exons
+    /// 6-10 and 33-37.
+    fn setup(window: u64) -> (Genome, Planner) {
+        let genome = Genome::read_whole(Path::new("g.fa"), &b">chr1\nCCCCCGGGGGCATGAAGTAGAAAATTTTAAGCCCCTTAAAAA\n"[..]).unwrap();
+        let gtf = "chr1\tt\texon\t11\t16\t.\t+\t.\tgene_id \"G\"; transcript_id \"T1\";\n\
+                   chr1\tt\texon\t21\t32\t.\t+\t.\tgene_id \"G\"; transcript_id \"T1\";\n\
+                   chr1\tt\tCDS\t12\t16\t.\t+\t0\tgene_id \"G\"; transcript_id \"T1\";\n\
+                   chr1\tt\tCDS\t21\t30\t.\t+\t1\tgene_id \"G\"; transcript_id \"T1\";\n\
+                   chr1\tt\texon\t6\t10\t.\t-\t.\tgene_id \"H\"; transcript_id \"T2\";\n\
+                   chr1\tt\texon\t33\t37\t.\t-\t.\tgene_id \"H\"; transcript_id \"T2\";\n";
+        let a = Annotation::parse(Path::new("a.gtf"), gtf.as_bytes(), Some(Format::Gtf)).unwrap();
+        let ts = a.transcripts.iter().map(|r| Transcript::from_record(&a.path, r).unwrap()).collect();
+        let limits = Limits { window, rna_tokens: 2048, protein_tokens: 1024 };
+        let planner = Planner::new(&genome, &ChromMap::default(), Path::new("a.gtf"), ts, PlanOptions { limits, ref_mismatch: RefMismatch::Error });
+        (genome, planner)
+    }
+
+    /// (transcript, consequence, alternate inputs, whether the DNA changed) of every pair.
+    fn pairs(window: u64, records: &str) -> Vec<(String, &'static str, Prepared, bool)> {
+        let (mut genome, mut planner) = setup(window);
+        let v = vcf(records).unwrap();
+        let mut out = Vec::new();
+        for (i, variant) in v.variants.iter().enumerate() {
+            let seq = planner.check(&mut genome, &ChromMap::default(), variant).unwrap().unwrap();
+            for p in planner.pairs(&mut genome, i, &seq, variant).unwrap() {
+                out.push((planner.transcripts()[p.transcript].transcript_id.clone(), p.consequence.name(), p.alt, p.changed.dna));
+            }
+        }
+        out
+    }
+
+    fn t1(records: &str) -> (&'static str, Prepared) {
+        let p = pairs(8, records).into_iter().find(|p| p.0 == "T1").expect("a T1 pair");
+        (p.1, p.2)
+    }
+
+    #[test]
+    fn the_tss_moves_with_an_indel_before_it_and_not_after() {
+        // T1's reference window: 8 bases, TSS (11) at index 4: chr1 7-14.
+        let (mut genome, mut planner) = setup(8);
+        assert_eq!(planner.reference(&mut genome, 0).unwrap().inputs.dna, "GGGGCATG");
+        // Deleting 8-9, before the TSS: the TSS is base 9 of the haplotype, still at index 4.
+        let (c, alt) = t1("chr1\t7\t.\tGGG\tG\t.\t.\t.\n");
+        assert_eq!((c, alt.dna.as_str()), ("upstream", "CGGGCATG"));
+        // T2 (−): the same deletion lies in its exon 6-10 and after its TSS (37) on its strand,
+        // at smaller coordinates: its window (34-41) moves with it and keeps its bases.
+        let t2 = pairs(8, "chr1\t7\t.\tGGG\tG\t.\t.\t.\n").into_iter().find(|p| p.0 == "T2").unwrap();
+        assert_eq!((t2.1, t2.2.rna.as_str(), t2.3), ("noncoding_exon", "AAGGGCCC", false));
+        // An insertion after the TSS (at 12): the window's end moves out; ATG becomes ATT.
+        let (c, alt) = t1("chr1\t12\t.\tA\tATT\t.\t.\t.\n");
+        assert_eq!((c, alt.dna.as_str(), alt.protein.as_str(), alt.flags.as_slice()), ("start_lost", "GGGGCATT", "", &["start_lost"][..]));
+        // A deletion holding T1's TSS: skipped; T2 (exon 6-10 crossed at its edge) scored.
+        let (mut genome, mut planner) = setup(8);
+        let v = vcf("chr1\t10\t.\tGC\tG\t.\t.\t.\n").unwrap();
+        let seq = planner.check(&mut genome, &ChromMap::default(), &v.variants[0]).unwrap().unwrap();
+        let got = planner.pairs(&mut genome, 0, &seq, &v.variants[0]).unwrap();
+        assert_eq!((got.len(), got[0].consequence, planner.skipped.tss_indel), (1, Consequence::ExonBoundary, 1));
+    }
+
+    #[test]
+    fn rna_edits_splice_sites_and_proteins() {
+        let (mut genome, mut planner) = setup(8);
+        let r = planner.reference(&mut genome, 0).unwrap().inputs;
+        assert_eq!((r.rna.as_str(), r.protein.as_str()), ("CATGAAAAAATTTTAAGC", "MKKF"));
+        assert_eq!(t1("chr1\t13\t.\tT\tC\t.\t.\t.\n").0, "start_lost");
+        let (c, alt) = t1("chr1\t15\t.\tA\tT\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str()), ("stop_gained", "M"));
+        let (c, alt) = t1("chr1\t22\t.\tA\tG\t.\t.\t.\n");
+        assert_eq!((c, alt.rna.as_str(), alt.protein.as_str()), ("missense", "CATGAAAGAATTTTAAGC", "MKEF"));
+        let (c, alt) = t1("chr1\t24\t.\tA\tG\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str()), ("synonymous", "MKKF"));
+        let (c, alt) = t1("chr1\t16\t.\tA\tAC\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str(), alt.flags.as_slice()), ("frameshift", "MNKILS", &["no_stop"][..]), "ATG AAC AAA ATT TTA AGC and no stop");
+        let (c, alt) = t1("chr1\t22\t.\tAAAT\tA\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str()), ("inframe_indel", "MKI"), "23-25 (AAT) deleted: ATG AAA ATT TAA");
+        let (c, alt) = t1("chr1\t29\t.\tA\tC\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str(), alt.flags.as_slice()), ("stop_lost", "MKKFS", &["no_stop"][..]));
+        assert_eq!(t1("chr1\t11\t.\tC\tG\t.\t.\t.\n").0, "5_prime_utr");
+        let (c, alt) = t1("chr1\t31\t.\tG\tA\t.\t.\t.\n");
+        assert_eq!((c, alt.protein.as_str(), alt.flags.as_slice()), ("3_prime_utr", "MKKF", &[][..]));
+        assert_eq!(t1("chr1\t17\t.\tG\tA\t.\t.\t.\n").0, "splice_site");
+        assert_eq!(t1("chr1\t20\t.\tG\tC\t.\t.\t.\n").0, "splice_site");
+        assert_eq!(t1("chr1\t16\t.\tAG\tA\t.\t.\t.\n").0, "exon_boundary");
+        assert_eq!(t1("chr1\t8\t.\tG\tA\t.\t.\t.\n").0, "upstream");
+        // T2 (−, non-coding): RNA = revcomp(33-37) + revcomp(6-10) = AAGGG CCCCC; 34 C>A is RNA index 3.
+        let t2 = pairs(8, "chr1\t34\t.\tC\tA\t.\t.\t.\n").into_iter().find(|p| p.0 == "T2").unwrap();
+        assert_eq!((t2.1, t2.2.rna.as_str(), t2.2.protein.as_str()), ("noncoding_exon", "AAGTGCCCCC", ""));
+    }
+}
