@@ -134,9 +134,9 @@ pub fn read_fai(path: &Path) -> Result<Vec<FaiRecord>, GenomeError> {
 enum Source {
     Plain(BufReader<File>),
     Bgzf(Box<bgzf::io::IndexedReader<File>>),
-    /// Whole sequences, upper-cased and checked, and where each starts in its sequence (0, or a
-    /// region's start: bases outside it read as N).
-    Memory(Vec<Vec<u8>>, Vec<u64>),
+    /// Whole sequences, upper-cased and checked, and for a region where it starts in its
+    /// sequence (bases outside it read as N).
+    Memory(Vec<Vec<u8>>, Vec<Option<u64>>),
 }
 
 /// A genome FASTA opened for fetching subsequences.
@@ -222,7 +222,7 @@ impl Genome {
         }
         let lengths = seqs.iter().map(|s| s.len() as u64).collect();
         let by_name = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        let starts = vec![0; seqs.len()];
+        let starts = vec![None; seqs.len()];
         Ok(Self { path: path.into(), names, lengths, by_name, fai: Vec::new(), fai_path: PathBuf::new(), checked: Vec::new(), source: Source::Memory(seqs, starts) })
     }
 
@@ -239,7 +239,7 @@ impl Genome {
             if a == 0 || b < a || base.is_empty() {
                 continue;
             }
-            starts[i] = a - 1;
+            starts[i] = Some(a - 1);
             g.lengths[i] = a - 1 + seqs[i].len() as u64;
             *name = base.to_string();
         }
@@ -267,6 +267,13 @@ impl Genome {
         !matches!(self.source, Source::Memory(..))
     }
 
+    /// Whether `name` is a region of its sequence ([`Genome::read_whole_regions`]), whose
+    /// length the file does not say.
+    pub fn is_region(&self, name: &str) -> bool {
+        let Source::Memory(_, starts) = &self.source else { return false };
+        self.by_name.get(name).is_some_and(|&i| starts[i].is_some())
+    }
+
     pub fn length(&self, name: &str) -> Option<u64> {
         self.by_name.get(name).map(|&i| self.lengths[i])
     }
@@ -279,10 +286,8 @@ impl Genome {
             return Ok(Vec::new());
         }
         if let Source::Memory(seqs, starts) = &self.source {
-            let (from, seq) = (starts[i], &seqs[i]);
-            if from == 0 {
-                return Ok(seq[start as usize..end as usize].to_vec());
-            }
+            let seq = &seqs[i];
+            let Some(from) = starts[i] else { return Ok(seq[start as usize..end as usize].to_vec()) };
             return Ok((start..end).map(|p| if p < from { b'N' } else { seq[(p - from) as usize] }).collect());
         }
         if !self.checked[i] {

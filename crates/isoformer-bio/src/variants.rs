@@ -71,6 +71,8 @@ pub enum VariantError {
     UnknownContig { at: Location, chrom: String, genome: PathBuf, names: String },
     #[error("{at}: REF {chrom}:{pos}-{end} lies past the end of {seq} ({length} bp in {})", genome.display())]
     PastEnd { at: Location, chrom: String, pos: u64, end: u64, seq: String, length: u64, genome: PathBuf },
+    #[error("{at}: contig {chrom} has length {length} here but {genome_length} in {} (another assembly?)", genome.display())]
+    ContigLength { at: Location, chrom: String, length: u64, genome_length: u64, genome: PathBuf },
     #[error("{at}: REF {found} at {chrom}:{pos} does not match the genome, which has {genome_bases} there ({}); --ref-mismatch skip skips such variants", genome.display())]
     RefMismatch { at: Location, chrom: String, pos: u64, found: String, genome_bases: String, genome: PathBuf },
     #[error(transparent)]
@@ -147,6 +149,8 @@ pub struct Vcf {
     pub records: usize,
     pub variants: Vec<Variant>,
     pub skipped: Skipped,
+    /// The header line of each `##contig` (by ID).
+    pub contig_lines: HashMap<String, u64>,
 }
 
 fn is_acgtn(s: &str) -> bool {
@@ -164,6 +168,7 @@ pub fn read_vcf(path: &Path, reader: impl BufRead) -> Result<Vcf, VariantError> 
     let mut skipped = Skipped::default();
     let mut records = 0;
     let mut seen: HashMap<(String, u64, String, String), u64> = HashMap::new();
+    let mut contig_lines = HashMap::new();
     let mut n = 0u64;
     for line in reader.lines() {
         n += 1;
@@ -174,6 +179,10 @@ pub fn read_vcf(path: &Path, reader: impl BufRead) -> Result<Vcf, VariantError> 
         }
         if header.is_none() {
             if line.starts_with('#') {
+                if let Some(rest) = line.strip_prefix("##contig=<ID=") {
+                    let id: String = rest.chars().take_while(|&c| c != ',' && c != '>').collect();
+                    contig_lines.insert(id, n);
+                }
                 header_text.push_str(line);
                 header_text.push('\n');
                 if line.starts_with("#CHROM") {
@@ -241,7 +250,26 @@ pub fn read_vcf(path: &Path, reader: impl BufRead) -> Result<Vcf, VariantError> 
         }
         return Err(VariantError::NoRecordsHeader { path: path.into() });
     };
-    Ok(Vcf { path: path.into(), header, records, variants, skipped })
+    Ok(Vcf { path: path.into(), header, records, variants, skipped, contig_lines })
+}
+
+/// A `##contig` whose declared length differs from the genome's sequence of that name (after
+/// `prepare`'s name reconciliation) means another assembly: refused, naming its header line.
+/// Contigs without a length, that the genome lacks, or of which it holds a region, are not
+/// checked here.
+pub fn check_contigs(vcf: &Vcf, genome: &Genome, chrom_map: &ChromMap) -> Result<(), VariantError> {
+    for (name, contig) in vcf.header.contigs() {
+        let (Some(length), Some(seq)) = (contig.length(), chrom_map.resolve(genome, name)) else { continue };
+        if genome.is_region(seq) {
+            continue;
+        }
+        let genome_length = genome.length(seq).expect("resolved");
+        if length as u64 != genome_length {
+            let line = vcf.contig_lines.get(name.as_str()).copied().unwrap_or(1);
+            return Err(VariantError::ContigLength { at: Location::new(&vcf.path, line), chrom: name.to_string(), length: length as u64, genome_length, genome: genome.path().into() });
+        }
+    }
+    Ok(())
 }
 
 /// What to do when a VCF's REF is not the genome's sequence there.

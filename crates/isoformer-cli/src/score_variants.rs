@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use isoformer_bio::annotation::Annotation;
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::Transcript;
-use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, read_vcf};
+use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, check_contigs, read_vcf};
 use isoformer_io::{AtomicOutput, open_input};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::job::Job;
@@ -122,7 +122,7 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer score-variants --model models/demo
     on sequences absent from the genome are not scored (counted too).\n\n\
     ERRORS (one line naming the VCF file and line; nothing is written): a header that is not VCF, a record before \
     #CHROM, fewer than 8 fields, POS 0 or not a number, REF or ALT with letters other than ACGTN, REF past the \
-    chromosome's end, a contig the genome lacks (after chr1/1 reconciliation and --chrom-map), REF not matching \
+    chromosome's end, a contig the genome lacks (after chr1/1 reconciliation and --chrom-map), a ##contig whose length is not the genome's (another assembly), REF not matching \
     the genome (default), the same CHROM:POS:REF:ALT twice. The VCF need not be sorted; a header-only VCF gives \
     a header-only output.\n\n\
     SPEED: a transcript's reference is predicted once for all its variants; an alternate allele with the \
@@ -159,6 +159,7 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let selected = crate::prepare::select_transcripts(args.genes.is_empty() && args.transcripts.is_empty(), &args.genes, &args.transcripts, &annotation)?;
     let transcripts = selected.iter().map(|&i| Transcript::from_record(&annotation.path, &annotation.transcripts[i])).collect::<Result<Vec<_>, _>>()?;
     let vcf = read_vcf(&args.vcf, open_input(&args.vcf)?)?;
+    check_contigs(&vcf, &genome, &chrom_map)?;
 
     // Outputs claimed before the model runs; a failure removes them.
     let output = AtomicOutput::create(&args.output)?;

@@ -474,6 +474,7 @@ fn catalogue() -> Vec<Case> {
         case("REF missing", "22\t20024326\tx\t.\tA\t.\tPASS\t.\n", "v.vcf:5: REF \".\""),
         case("duplicate record", &format!("{good}{good}"), "v.vcf:6: variant 22:20024326:G:A repeats line 5"),
         case("duplicate through multi-ALT", &format!("{good}22\t20024326\ty\tG\tC,a\t.\tPASS\t.\n"), "v.vcf:6: variant 22:20024326:G:a repeats line 5"),
+        Case { name: "another assembly", vcf: format!("##fileformat=VCFv4.2\n##contig=<ID=chr3,length=198022430>\n##contig=<ID=22,length=50818468>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n{good}").into_bytes(), args: vec![], expect: "v.vcf:3: contig 22 has length 50818468 here but 51304566 in" },
         Case { name: "truncated gzip", vcf: cut, args: vec![], expect: "read failed: incomplete deflate stream" },
         Case { name: "window the model cannot take", vcf: format!("{HEADER}{good}").into_bytes(), args: vec!["-w", "1000"], expect: "--window 1000 does not suit" },
         Case { name: "two outputs on stdout", vcf: format!("{HEADER}{good}").into_bytes(), args: vec!["-o", "-", "--dump-inputs", "-"], expect: "only one of --output, --dump-inputs can be `-`" },

@@ -15,7 +15,7 @@ use crate::weights::{JsBlob, NoSyncReader, WebWeights};
 use isoformer_bio::annotation::{Annotation, AnnotationError, Format};
 use isoformer_bio::genome::{ChromMap, Genome, GenomeError};
 use isoformer_bio::transcript::Transcript;
-use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, read_vcf};
+use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, check_contigs, read_vcf};
 use isoformer_pipeline::variants::{Scoring, WindowError, chunk_variants, summary};
 use std::path::Path;
 use js_sys::{Function, Object, Reflect, Uint8Array};
@@ -293,6 +293,7 @@ impl WebPredictor {
         let transcripts = annotation.transcripts.iter().map(|r| Transcript::from_record(&annotation.path, r)).collect::<Result<Vec<_>, _>>()?;
         let vcf = read_vcf(Path::new(files.vcf.0), files.vcf.1.as_bytes())?;
         let chrom_map = ChromMap::default();
+        check_contigs(&vcf, &genome, &chrom_map)?;
         let options = PlanOptions { limits, ref_mismatch: RefMismatch::Error };
         let mut planner = Planner::new(&genome, &chrom_map, &annotation.path, transcripts, options);
         let mut scoring = Scoring::new(self.predictor.output_names(), &planner);
