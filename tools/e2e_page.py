@@ -334,7 +334,7 @@ GTF = os.path.join(ROOT, "examples", "genes.gtf")
 VCF = os.path.join(ROOT, "examples", "variants.vcf")
 # The regions of the bundled genome the page gets (as `samtools faidx` names them): every
 # example transcript's 1,024-bp window lies inside them.
-REGIONS = [("chr22", 20_000_001, 20_060_000), ("chr3", 43_390_001, 43_770_000)]
+REGIONS = [("chr22", 20_000_001, 20_060_000), ("chr3", 43_390_001, 43_780_000)]
 
 
 def write_regions(path):

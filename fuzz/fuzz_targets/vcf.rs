@@ -70,9 +70,8 @@ fuzz_target!(|data: &[u8]| {
                             assert_eq!(p.alt.dna.len() as u64, window, "{v:?}");
                             assert!(p.alt.protein.len() <= protein_tokens.saturating_sub(2), "{v:?}");
                             assert!(isoformer_bio::transcript::crop_rna(p.alt.rna.as_bytes(), rna_tokens).len() == p.alt.rna.len(), "{v:?}");
-                            let t = &planner.transcripts()[p.transcript];
                             let r = planner.reference(&mut genome, p.transcript).expect("reference");
-                            assert_eq!(p.changed.dna, p.alt.dna != r.inputs.dna, "{}", t.transcript_id);
+                            assert_eq!(p.changed.dna, p.alt.dna != r.inputs.dna, "{}", r.transcript.transcript_id);
                         }
                     }
                     Err(e) => check(e.to_string()),
