@@ -41,13 +41,15 @@ use crate::{Location, Strand, reverse_complement};
 pub enum VariantError {
     #[error("{at}: read failed: {source}")]
     Read { at: Location, source: io::Error },
+    #[error("{}: empty file (not a VCF)", isoformer_io::shown(path).display())]
+    Empty { path: PathBuf },
     #[error("{at}: not a VCF: the first line must be `##fileformat=VCFv4.x`")]
     NotVcf { at: Location },
     #[error("{at}: record before the `#CHROM` column header line")]
     NoColumnHeader { at: Location },
-    #[error("{path}: no `#CHROM` column header line")]
+    #[error("{}: no `#CHROM` column header line", isoformer_io::shown(path).display())]
     NoRecordsHeader { path: PathBuf },
-    #[error("{path}: invalid VCF header: {source}")]
+    #[error("{}: invalid VCF header: {source}", isoformer_io::shown(path).display())]
     Header { path: PathBuf, source: noodles_vcf::header::ParseError },
     #[error("{at}: empty line")]
     EmptyLine { at: Location },
@@ -246,7 +248,7 @@ pub fn read_vcf(path: &Path, reader: impl BufRead) -> Result<Vcf, VariantError> 
     }
     let Some(header) = header else {
         if n == 0 {
-            return Err(VariantError::NotVcf { at: at(1) });
+            return Err(VariantError::Empty { path: path.into() });
         }
         return Err(VariantError::NoRecordsHeader { path: path.into() });
     };

@@ -451,7 +451,7 @@ fn catalogue() -> Vec<Case> {
     cut.truncate(cut.len() / 2);
     vec![
         Case { name: "not a VCF", vcf: b"#CHROM\tPOS\n".to_vec(), args: vec![], expect: "v.vcf:1: not a VCF: the first line must be `##fileformat=VCFv4.x`" },
-        Case { name: "empty file", vcf: Vec::new(), args: vec![], expect: "v.vcf:1: not a VCF" },
+        Case { name: "empty file", vcf: Vec::new(), args: vec![], expect: "v.vcf: empty file (not a VCF)" },
         Case { name: "no #CHROM line", vcf: b"##fileformat=VCFv4.2\n22\t1\t.\tA\tC\t.\t.\t.\n".to_vec(), args: vec![], expect: "v.vcf:2: record before the `#CHROM` column header line" },
         Case { name: "header never ends", vcf: b"##fileformat=VCFv4.2\n##contig=<ID=22>\n".to_vec(), args: vec![], expect: "v.vcf: no `#CHROM` column header line" },
         Case { name: "bad header line", vcf: b"##fileformat=VCFv4.2\n##INFO=<ID=DP,Number=1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n".to_vec(), args: vec![], expect: "v.vcf: invalid VCF header" },
