@@ -75,7 +75,7 @@ pub enum VariantError {
     PastEnd { at: Location, chrom: String, pos: u64, end: u64, seq: String, length: u64, genome: PathBuf },
     #[error("{at}: contig {chrom} has length {length} here but {genome_length} in {} (another assembly?)", genome.display())]
     ContigLength { at: Location, chrom: String, length: u64, genome_length: u64, genome: PathBuf },
-    #[error("{at}: REF {found} at {chrom}:{pos} does not match the genome, which has {genome_bases} there ({}); --ref-mismatch skip skips such variants", genome.display())]
+    #[error("{at}: REF {found} at {chrom}:{pos} does not match the genome, which has {genome_bases} there ({})", genome.display())]
     RefMismatch { at: Location, chrom: String, pos: u64, found: String, genome_bases: String, genome: PathBuf },
     #[error(transparent)]
     Genome(#[from] GenomeError),

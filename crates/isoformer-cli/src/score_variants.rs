@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use isoformer_bio::annotation::Annotation;
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::Transcript;
-use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, check_contigs, read_vcf};
+use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, check_contigs, read_vcf};
 use isoformer_io::{AtomicOutput, open_input};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::job::Job;
@@ -184,7 +184,10 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let mut first = 0;
     while first < n {
         let count = per_chunk.min(n - first);
-        let chunk = scoring.chunk(&mut planner, &mut genome, &chrom_map, &vcf.variants, first, count)?;
+        let chunk = scoring.chunk(&mut planner, &mut genome, &chrom_map, &vcf.variants, first, count).map_err(|e| match e {
+            VariantError::RefMismatch { .. } => anyhow::anyhow!("{e}; --ref-mismatch skip skips such variants"),
+            e => e.into(),
+        })?;
         pairs += chunk.pairs();
         runs += chunk.records.records.len();
         if let Some(d) = dump.as_mut() {
