@@ -18,4 +18,9 @@ bin=$(command -v isoformer || echo "${CARGO_TARGET_DIR:-target}/release/isoforme
   --plot "$out/heatmap.svg"
 "$bin" predict --model models/demo --input "$out/examples.tsv" --output "$out/predictions.parquet" \
   --plot "$out/heatmap.png" -q
+# Variant effects on every isoform, through DNA, RNA and protein (examples/variants.vcf).
+"$bin" score-variants --model models/demo --window 1024 --genome examples/genome.fa.gz \
+  --annotation examples/genes.gtf --vcf examples/variants.vcf -o "$out/variant_scores.tsv" \
+  --dump-inputs "$out/variant_inputs.tsv" --plot "$out/variant_plots" -q
+echo "demo: $(($(wc -l < "$out/variant_scores.tsv") - 1)) (variant, isoform) pairs scored -> $out/variant_scores.tsv, heatmaps in $out/variant_plots/"
 echo "demo: $(($(wc -l < "$out/predictions.tsv") - 1)) isoforms predicted -> $out/predictions.tsv, heatmap $out/heatmap.svg (and .png), Parquet $out/predictions.parquet"

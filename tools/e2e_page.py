@@ -24,6 +24,10 @@ Chromium through chromedriver, with nothing but the Python standard library. The
    pickers, predicted on the CPU backend: the page's table, cell by cell, must equal the CLI's
    TSV for the same files: the same bytes in header, ids, gene ids, line order and formatting,
    each value the CLI's to the sixth decimal or one unit from it there (the script prints how many).
+   Then the Variants section on that model: examples/variants.vcf, examples/genes.gtf and two
+   regions of the bundled genome as a region FASTA (`>chr22:20000001-20060000`) through its
+   pickers, window 1,024: its table must be the CLI's `score-variants` TSV on the whole genome
+   by the same rule; a VCF whose REF is not the genome's must give the CLI's message.
 6. Self-check: a fetch injected into the page after all that must be caught by the detector.
 7. Saves a screenshot (SCREENSHOT) of the page with its results.
 
@@ -222,18 +226,19 @@ def table_text(wd):
     return "".join(r + "\n" for r in rows)
 
 
-def same_bytes_but_last_digits(got, want, what):
-    """The page's table against the CLI's TSV: the same lines, cells, ids, gene ids and formatting;
-    a value may differ from the CLI's only in its sixth decimal, by one (native flex and wasm flex
-    add in different orders, so the last bit of a float can differ and flip the rounding)."""
+def same_bytes_but_last_digits(got, want, what, text_columns=2):
+    """The page's table against the CLI's TSV: the same lines, cells, ids, gene ids and formatting
+    (the first `text_columns` cells of a line are text); a value may differ from the CLI's only in
+    its sixth decimal, by one (native flex and wasm flex add in different orders, so the last bit
+    of a float can differ and flip the rounding)."""
     g, w = got.splitlines(), want.splitlines()
     assert len(g) == len(w), f"page table has {len(g)} lines, the CLI's TSV {len(w)}"
     assert g[0] == w[0], f"header differs:\n page {g[0]!r}\n CLI  {w[0]!r}"
     cells = flips = 0
     for n, (a, b) in enumerate(zip(g[1:], w[1:]), start=2):
         ca, cb = a.split("\t"), b.split("\t")
-        assert len(ca) == len(cb) and ca[:2] == cb[:2], f"line {n} differs:\n page {a[:200]!r}\n CLI  {b[:200]!r}"
-        for x, y in zip(ca[2:], cb[2:]):
+        assert len(ca) == len(cb) and ca[:text_columns] == cb[:text_columns], f"line {n} differs:\n page {a[:200]!r}\n CLI  {b[:200]!r}"
+        for x, y in zip(ca[text_columns:], cb[text_columns:]):
             cells += 1
             assert len(x.split(".")[-1]) == 6, f"line {n}: {x!r} is not written with six decimals"
             if x != y:
@@ -255,6 +260,15 @@ class Cli:
         t0 = time.time()
         subprocess.run([self.binary, "predict", "--model", model, *inputs, "--output", out, "-q"], check=True)
         print(f"CLI: isoformer predict --model {os.path.relpath(model, ROOT)} {' '.join(os.path.basename(i) if os.path.isabs(i) else i for i in inputs)} ({time.time() - t0:.1f} s)")
+        with open(out) as f:
+            return f.read()
+
+    def score_variants(self, model, *args):
+        self.n += 1
+        out = os.path.join(self.work, f"cli_{self.n}.tsv")
+        t0 = time.time()
+        subprocess.run([self.binary, "score-variants", "--model", model, *args, "--output", out, "-q"], check=True)
+        print(f"CLI: isoformer score-variants --model {os.path.relpath(model, ROOT)} ({time.time() - t0:.1f} s)")
         with open(out) as f:
             return f.read()
 
@@ -313,6 +327,77 @@ def own_files(wd, cli):
     predict_and_wait(wd)
     print("run:", wd.js("return document.getElementById('run-status').textContent"))
     same_bytes_but_last_digits(table_text(wd), want, "the fp32 demo model and example.tsv picked as the user's files")
+
+
+GENOME = os.path.join(ROOT, "examples", "genome.fa.gz")
+GTF = os.path.join(ROOT, "examples", "genes.gtf")
+VCF = os.path.join(ROOT, "examples", "variants.vcf")
+# The regions of the bundled genome the page gets (as `samtools faidx` names them): every
+# example transcript's 1,024-bp window lies inside them.
+REGIONS = [("chr22", 20_000_001, 20_060_000), ("chr3", 43_390_001, 43_780_000)]
+
+
+def write_regions(path):
+    """The bundled genome's REGIONS as a region FASTA (60 bases a line)."""
+    import gzip
+    seqs, name, buf = {}, None, []
+    with gzip.open(GENOME, "rt") as f:
+        for line in f:
+            if line.startswith(">"):
+                if name:
+                    seqs[name] = "".join(buf)
+                name, buf = line[1:].split()[0], []
+            else:
+                buf.append(line.strip())
+    seqs[name] = "".join(buf)
+    with open(path, "w") as f:
+        for chrom, a, b in REGIONS:
+            seq = seqs[chrom][a - 1:b]
+            f.write(f">{chrom}:{a}-{b}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+
+
+def variant_table_text(wd):
+    rows = wd.js("""
+        const t = document.getElementById('variant-table');
+        return Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent).join('\\t'));""")
+    return "".join(r + "\n" for r in rows)
+
+
+def score_variants_and_wait(wd):
+    wd.click("#score-variants")
+    wait_for(wd, "return !document.getElementById('variant-results').hidden || !document.getElementById('variant-error').hidden", "the variant scores")
+
+
+def variants(wd, cli, work):
+    """examples/variants.vcf on the loaded fp32 demo model with window 1,024: the genome as a region
+    FASTA and the annotation through the Variants pickers; the page's table must be the CLI's
+    `score-variants` TSV on the whole bundled genome. Then a VCF whose REF is not the genome's."""
+    want = cli.score_variants(DEMO, "--window", "1024", "--genome", GENOME, "--annotation", GTF, "--vcf", VCF)
+    region = os.path.join(work, "regions.fa")
+    write_regions(region)
+    wd.js("const w = document.getElementById('variant-window'); w.value = '1024';")
+    for role, path in [("genome", region), ("annotation", GTF), ("vcf", VCF)]:
+        wd.send_file(f"#variant-{role}", path)
+    wait_for(wd, "return document.getElementById('variant-status').textContent.startsWith('Ready:')", "the three variant files to be read")
+    score_variants_and_wait(wd)
+    err = wd.js("const e = document.getElementById('variant-error'); return e.hidden ? null : e.textContent")
+    assert err is None, f"the page reported an error: {err}"
+    print("variants:", wd.js("return document.getElementById('variant-status').textContent"))
+    print("variant notes:", wd.js("return document.getElementById('variant-notes').textContent").replace("\n", " | "))
+    same_bytes_but_last_digits(variant_table_text(wd), want, "examples/variants.vcf (fp32 demo model, genome region FASTA)", text_columns=11)
+    with open(VCF) as f:
+        lines = f.read().split("\n")
+    n = next(i for i, l in enumerate(lines) if "tango2_missense" in l)
+    lines[n] = lines[n].replace("\tG\tA\t", "\tT\tA\t")
+    bad = os.path.join(work, "bad", "mismatch.vcf")
+    with open(bad, "w") as f:
+        f.write("\n".join(lines))
+    wd.send_file("#variant-vcf", bad)
+    wait_for(wd, "return document.getElementById('variant-status').textContent.includes('mismatch.vcf')", "the bad VCF to be read")
+    score_variants_and_wait(wd)
+    msg = wd.js("const e = document.getElementById('variant-error'); return e.hidden ? null : e.textContent")
+    assert msg and msg.startswith(f"mismatch.vcf:{n + 1}: REF T at 22:20024326 does not match the genome, which has G there"), msg
+    print(f"bad input (a REF not the genome's): {msg}")
 
 
 def predict_and_wait(wd):
@@ -433,6 +518,7 @@ def main():
         compare_table(wd, *read_tsv(want_subset))
         print("the page keeps working after bad inputs")
         own_files(wd, cli)
+        variants(wd, cli, work)
 
         after = server.requests[mark:]
         net = network_requests(wd.perf_log())

@@ -2,7 +2,8 @@
 # Fuzz the project's parsers with libFuzzer (cargo fuzz), two targets at a time (2 cores).
 #   bash tools/fuzz.sh [SECONDS [TARGET...]]   # default 600 s per target, every target
 # Targets: checkpoint_reader, safetensors_header (checkpoint reader), fasta, gtf, gff3
-# (isoformer-bio), config_json (isoformer-model), input_tsv (isoformer-pipeline).
+# (isoformer-bio), config_json (isoformer-model), input_tsv (isoformer-pipeline), vcf (isoformer-bio's
+# variants: the VCF reader and score-variants' contract on a small genome).
 # Stable Rust: no sanitizer (-s none), RUSTC_BOOTSTRAP=1 for cargo-fuzz's -Z flags, overflow
 # checks on (-a). Corpora are seeded from the project's own files and kept in fuzz/corpus/ (not
 # committed); each target's log is target-fuzz-TARGET.log, crashes go to fuzz/artifacts/TARGET/.
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
-all=(checkpoint_reader safetensors_header fasta gtf gff3 config_json input_tsv)
+all=(checkpoint_reader safetensors_header fasta gtf gff3 config_json input_tsv vcf)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
@@ -51,6 +52,12 @@ seed() {
         examples/genes.gtf > "$dir/genes.gff3"
       split -l 60 -d "$dir/genes.gff3" "$dir/genes_gff3_" ;;
     config_json) for f in models/*/config.json tools/demo/config.json tests/fixtures/hub/tiny/config.json; do cp "$f" "$dir/$(echo "$f" | tr / _)"; done ;;
+    vcf)
+      # The bundled examples' VCF, and records on the target's small chr1/chr2 (every class:
+      # SNVs, indels at and around exon edges and the TSSs, multi-ALT, symbolic, breakends).
+      cp examples/variants.vcf "$dir/"
+      printf '##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n%s\n' \
+        "$(printf 'chr1\t10\ta\tT\tG,TA\t.\t.\t.\nchr1\t29\tb\tT\tC\t.\t.\t.\nchr1\t59\tc\tGGA\tG\t.\t.\t.\nchr1\t98\td\tC\t<DEL>,*\t.\t.\t.\n1\t200\te\tA\tAAAA\t.\t.\t.\nchr1\t240\tf\tT\tT[chr1:5[\t.\t.\t.\nchr2\t5\tg\tN\tA\t.\t.\t.\nchr1\t28\th\tATG\tA\t.\t.\t.')" > "$dir/small.vcf" ;;
     input_tsv)
       cp models/tiny/example.tsv "$dir/"
       head -n 12 examples/expected_w80.tsv > "$dir/expected_w80_head.tsv" ;;

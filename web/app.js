@@ -8,7 +8,8 @@ const ROLE_NAME = { dna: "DNA", rna: "RNA", protein: "protein" };
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 // `input`: what Predict sends, {kind: "tsv", name, text} or {kind: "fasta", dna, rna, protein}
 // (each {name, text}); `fasta`: the FASTA files picked so far, by role.
-const state = { workerReady: false, modelLoaded: false, input: null, fasta: {}, busy: false, result: null };
+const state = { workerReady: false, modelLoaded: false, input: null, fasta: {}, busy: false, result: null, variantFiles: {}, variantResult: null };
+const VARIANT_ROLES = ["genome", "annotation", "vcf"];
 
 function showError(text) {
   const el = $("error");
@@ -18,6 +19,7 @@ function showError(text) {
 
 function refresh() {
   $("predict").disabled = !(state.workerReady && state.modelLoaded && state.input && !state.busy);
+  $("score-variants").disabled = !(state.workerReady && state.modelLoaded && VARIANT_ROLES.every((r) => state.variantFiles[r]) && !state.busy);
   document.body.dataset.state = state.busy ? "busy" : state.result ? "done" : state.modelLoaded ? "loaded" : "idle";
 }
 
@@ -67,6 +69,23 @@ worker.onmessage = (event) => {
     $("run-status").dataset.millis = m.millis;
     $("run-status").dataset.wasmBytes = m.wasmBytes;
     showResults(m);
+  } else if (m.type === "variant-progress") {
+    $("variant-progress").hidden = false;
+    $("variant-progress").max = m.total;
+    $("variant-progress").value = m.done;
+    $("variant-status").textContent = `${m.done} / ${m.total} variants`;
+  } else if (m.type === "variant-result") {
+    state.busy = false;
+    state.variantResult = m;
+    $("variant-progress").hidden = true;
+    $("variant-status").textContent = `${m.labels.length} (variant, isoform) pairs scored on ${m.device} in ${(m.millis / 1000).toFixed(2)} s; WebAssembly memory ${mib(m.wasmBytes)}.`;
+    showVariantResults(m);
+  } else if (m.type === "error" && m.during === "variants") {
+    state.busy = false;
+    $("variant-progress").hidden = true;
+    $("variant-status").textContent = "";
+    $("variant-error").textContent = m.message;
+    $("variant-error").hidden = false;
   } else if (m.type === "error") {
     state.busy = false;
     if (m.during === "load") $("model-status").textContent = "No model loaded.";
@@ -194,6 +213,107 @@ $("predict").addEventListener("click", () => {
   worker.postMessage({ type: "predict", input: state.input });
 });
 
+for (const role of VARIANT_ROLES) {
+  $(`variant-${role}`).addEventListener("change", async (event) => {
+    $("variant-error").hidden = true;
+    delete state.variantFiles[role];
+    const f = event.target.files[0];
+    if (f) {
+      const read = await readText(f, { genome: "a FASTA file", annotation: "a GTF or GFF3 file", vcf: "a VCF file" }[role]);
+      if (read) state.variantFiles[role] = read;
+    }
+    const missing = VARIANT_ROLES.filter((r) => !state.variantFiles[r]);
+    $("variant-status").textContent = missing.length ? `Still to pick: ${missing.join(", ")}.` : `Ready: ${VARIANT_ROLES.map((r) => state.variantFiles[r].name).join(", ")}.`;
+    refresh();
+  });
+}
+
+$("score-variants").addEventListener("click", () => {
+  if (!VARIANT_ROLES.every((r) => state.variantFiles[r])) return;
+  $("variant-error").hidden = true;
+  state.busy = true;
+  state.variantResult = null;
+  $("variant-results").hidden = true;
+  $("variant-progress").hidden = false;
+  $("variant-progress").value = 0;
+  $("variant-status").textContent = "Scoring…";
+  refresh();
+  const [genome, annotation, vcf] = VARIANT_ROLES.map((r) => ({ name: state.variantFiles[r].name, text: state.variantFiles[r].text }));
+  worker.postMessage({ type: "variants", genome, annotation, vcf, window: Number($("variant-window").value) });
+});
+
+$("variant-download").addEventListener("click", () => {
+  if (!state.variantResult) return;
+  const url = URL.createObjectURL(new Blob([state.variantResult.tsv], { type: "text/tab-separated-values" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "variant_scores.tsv";
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+});
+
+// The table is the TSV the pipeline wrote (what `isoformer score-variants` writes).
+function showVariantResults(m) {
+  fillTable($("variant-table"), m.tsv);
+  $("variant-notes").textContent = m.notes.join("\n");
+  $("variant-results").hidden = false;
+  drawDeltaHeatmap(m);
+}
+
+// Blue (negative) – white (0) – red (positive), both ends at the largest |Δ|.
+function diverging(t) {
+  const x = Math.min(Math.max(t, -1), 1);
+  const to = x < 0 ? [33, 102, 172] : [178, 24, 43];
+  const f = Math.abs(x);
+  const c = to.map((v) => Math.round(255 + f * (v - 255)));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function drawDeltaHeatmap(m) {
+  const rows = m.labels.length, cols = m.outputs.length;
+  const canvas = $("variant-heatmap");
+  const ctx = canvas.getContext("2d");
+  const left = 330, top = 170, cell = Math.max(6, Math.min(26, Math.floor(700 / Math.max(cols, 1)))), rowH = Math.max(4, Math.min(18, Math.floor(900 / Math.max(rows, 1))));
+  canvas.width = left + cols * cell + 140;
+  canvas.height = top + Math.max(rows * rowH, 100) + 20;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  let reach = 0;
+  for (const v of m.values) reach = Math.max(reach, Math.abs(v));
+  if (reach === 0) reach = 1;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      ctx.fillStyle = diverging(m.values[i * cols + j] / reach);
+      ctx.fillRect(left + j * cell, top + i * rowH, cell, rowH);
+    }
+    // A line between variants.
+    if (i > 0 && m.variants[i] !== m.variants[i - 1]) {
+      ctx.fillStyle = "#444";
+      ctx.fillRect(0, top + i * rowH, left + cols * cell, 1);
+    }
+  }
+  ctx.fillStyle = "#222";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  if (rowH >= 9) m.labels.forEach((l, i) => ctx.fillText(l.length > 52 ? l.slice(0, 51) + "…" : l, 4, top + i * rowH + rowH / 2));
+  m.outputs.forEach((t, j) => {
+    ctx.save();
+    ctx.translate(left + j * cell + cell / 2, top - 4);
+    ctx.rotate(-Math.PI / 3);
+    ctx.fillText(t, 0, 0);
+    ctx.restore();
+  });
+  const lx = left + cols * cell + 20;
+  for (let k = 0; k < 100; k++) {
+    ctx.fillStyle = diverging(1 - (2 * k) / 99);
+    ctx.fillRect(lx, top + k, 14, 1);
+  }
+  ctx.fillStyle = "#222";
+  ctx.fillText(`+${reach.toFixed(3)}`, lx + 18, top);
+  ctx.fillText("0", lx + 18, top + 50);
+  ctx.fillText(`−${reach.toFixed(3)}`, lx + 18, top + 99);
+}
+
 $("download").addEventListener("click", () => {
   if (!state.result) return;
   const url = URL.createObjectURL(new Blob([state.result.tsv], { type: "text/tab-separated-values" }));
@@ -207,9 +327,16 @@ $("download").addEventListener("click", () => {
 // The table is the TSV isoformer-pipeline wrote (the bytes `isoformer predict` writes and the
 // download button saves), split into cells: the page never formats a number itself.
 function showResults(m) {
-  const table = $("table");
+  fillTable($("table"), m.tsv);
+  $("result-note").textContent = m.warnings.length ? m.warnings.join("\n") + "\n" + m.units : m.units;
+  $("results").hidden = false;
+  drawHeatmap(m);
+}
+
+// A TSV's cells into a table (header row, then body).
+function fillTable(table, tsv) {
   table.replaceChildren();
-  const lines = m.tsv.split("\n").filter((l) => l.length > 0);
+  const lines = tsv.split("\n").filter((l) => l.length > 0);
   const head = table.createTHead().insertRow();
   for (const h of lines[0].split("\t")) {
     const th = document.createElement("th");
@@ -221,9 +348,6 @@ function showResults(m) {
     const row = body.insertRow();
     for (const cell of line.split("\t")) row.insertCell().textContent = cell;
   }
-  $("result-note").textContent = m.warnings.length ? m.warnings.join("\n") + "\n" + m.units : m.units;
-  $("results").hidden = false;
-  drawHeatmap(m);
 }
 
 // Viridis, five stops, linear in between.

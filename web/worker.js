@@ -1,7 +1,8 @@
 // The model's thread: loads isoformer-web (wasm), builds the predictor from the files the page
 // read, predicts and reports progress. Messages in: {type: "load", files, backend},
 // {type: "predict", input} with input {kind: "tsv", name, text} or {kind: "fasta", dna, rna,
-// protein} (each {name, text}). Out: ready, loaded, progress, result, error.
+// protein} (each {name, text}), {type: "variants", genome, annotation, vcf (each {name, text}),
+// window}. Out: ready, loaded, progress, result, variant-progress, variant-result, error.
 import init, { WebPredictor } from "./isoformer-web.js";
 
 let predictor = null;
@@ -45,6 +46,16 @@ self.onmessage = async (event) => {
         warnings: p.warnings, units: p.units, millis: p.millis, device: predictor.device, wasmBytes: await wasmBytes(),
       });
       p.free();
+    } else if (msg.type === "variants") {
+      if (!predictor) throw new Error("no model loaded");
+      const progress = (done, total) => self.postMessage({ type: "variant-progress", done, total });
+      const { genome, annotation, vcf } = msg;
+      const s = await predictor.scoreVariants(genome.name, genome.text, annotation.name, annotation.text, vcf.name, vcf.text, msg.window, progress);
+      self.postMessage({
+        type: "variant-result", tsv: s.tsv, labels: s.labels, variants: s.variants, values: s.values, outputs: s.outputs,
+        notes: s.notes, millis: s.millis, device: predictor.device, wasmBytes: await wasmBytes(),
+      });
+      s.free();
     }
   } catch (e) {
     self.postMessage({ type: "error", during: msg.type, message: message(e) });

@@ -86,6 +86,21 @@ pub enum Format {
     Gff3,
 }
 
+impl Format {
+    /// The dialect a file name says (`.gtf`, `.gff3`, `.gff`, optionally `.gz`), if any.
+    pub fn of(path: &Path) -> Option<Self> {
+        let name = path.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".gtf") {
+            Some(Format::Gtf)
+        } else if name.ends_with(".gff3") || name.ends_with(".gff") {
+            Some(Format::Gff3)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeatureKind {
     Exon,
@@ -138,16 +153,7 @@ impl Annotation {
         } else {
             Box::new(reader)
         };
-        let name = path.to_string_lossy().to_ascii_lowercase();
-        let name = name.strip_suffix(".gz").unwrap_or(&name);
-        let format = if name.ends_with(".gtf") {
-            Some(Format::Gtf)
-        } else if name.ends_with(".gff3") || name.ends_with(".gff") {
-            Some(Format::Gff3)
-        } else {
-            None
-        };
-        Self::parse(path, reader, format)
+        Self::parse(path, reader, Format::of(path))
     }
 
     /// Parse from a stream; `format` `None` sniffs (`##gff-version 3`, or `key=value` attributes).

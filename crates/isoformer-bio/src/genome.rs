@@ -41,6 +41,8 @@ pub enum GenomeError {
     Empty { path: PathBuf },
     #[error("{at}: duplicate sequence name `{name}` (first at line {first})")]
     Duplicate { at: Location, name: String, first: u64 },
+    #[error("{path}: two records of sequence `{name}` (a region FASTA holds one region per sequence)")]
+    RegionTwice { path: PathBuf, name: String },
     /// A letter outside [`Alphabet::Dna`] met by random access (a whole read says
     /// [`FastaError::BadLetter`], with the line).
     #[error("{path}: {found:?} is not an allowed DNA letter (record {record}, position {position})")]
@@ -132,8 +134,9 @@ pub fn read_fai(path: &Path) -> Result<Vec<FaiRecord>, GenomeError> {
 enum Source {
     Plain(BufReader<File>),
     Bgzf(Box<bgzf::io::IndexedReader<File>>),
-    /// Whole sequences, upper-cased and checked.
-    Memory(Vec<Vec<u8>>),
+    /// Whole sequences, upper-cased and checked, and for a region where it starts in its
+    /// sequence (bases outside it read as N).
+    Memory(Vec<Vec<u8>>, Vec<Option<u64>>),
 }
 
 /// A genome FASTA opened for fetching subsequences.
@@ -219,7 +222,35 @@ impl Genome {
         }
         let lengths = seqs.iter().map(|s| s.len() as u64).collect();
         let by_name = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        Ok(Self { path: path.into(), names, lengths, by_name, fai: Vec::new(), fai_path: PathBuf::new(), checked: Vec::new(), source: Source::Memory(seqs) })
+        let starts = vec![None; seqs.len()];
+        Ok(Self { path: path.into(), names, lengths, by_name, fai: Vec::new(), fai_path: PathBuf::new(), checked: Vec::new(), source: Source::Memory(seqs, starts) })
+    }
+
+    /// [`Genome::read_whole`], where a record named `NAME:START-END` (1-based, inclusive, as
+    /// `samtools faidx GENOME NAME:START-END` names it) holds those bases of sequence `NAME`: the
+    /// rest of `NAME` reads as N and it ends with the record (its length is START - 1 + the
+    /// record's length). For the page, which takes a region of a genome rather than the genome.
+    pub fn read_whole_regions(path: &Path, reader: impl BufRead) -> Result<Self, GenomeError> {
+        let mut g = Self::read_whole(path, reader)?;
+        let Source::Memory(seqs, starts) = &mut g.source else { unreachable!("read whole") };
+        for (i, name) in g.names.iter_mut().enumerate() {
+            let Some((base, range)) = name.rsplit_once(':') else { continue };
+            let Some((a, b)) = range.replace(',', "").split_once('-').and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))) else { continue };
+            if a == 0 || b < a || base.is_empty() {
+                continue;
+            }
+            starts[i] = Some(a - 1);
+            g.lengths[i] = a - 1 + seqs[i].len() as u64;
+            *name = base.to_string();
+        }
+        let mut by_name = HashMap::new();
+        for (i, n) in g.names.iter().enumerate() {
+            if by_name.insert(n.clone(), i).is_some() {
+                return Err(GenomeError::RegionTwice { path: path.into(), name: n.clone() });
+            }
+        }
+        g.by_name = by_name;
+        Ok(g)
     }
 
     pub fn path(&self) -> &Path {
@@ -233,7 +264,14 @@ impl Genome {
 
     /// Whether bases are read by random access (an index was usable).
     pub fn is_indexed(&self) -> bool {
-        !matches!(self.source, Source::Memory(_))
+        !matches!(self.source, Source::Memory(..))
+    }
+
+    /// Whether `name` is a region of its sequence ([`Genome::read_whole_regions`]), whose
+    /// length the file does not say.
+    pub fn is_region(&self, name: &str) -> bool {
+        let Source::Memory(_, starts) = &self.source else { return false };
+        self.by_name.get(name).is_some_and(|&i| starts[i].is_some())
     }
 
     pub fn length(&self, name: &str) -> Option<u64> {
@@ -247,8 +285,10 @@ impl Genome {
         if start == end {
             return Ok(Vec::new());
         }
-        if let Source::Memory(seqs) = &self.source {
-            return Ok(seqs[i][start as usize..end as usize].to_vec());
+        if let Source::Memory(seqs, starts) = &self.source {
+            let seq = &seqs[i];
+            let Some(from) = starts[i] else { return Ok(seq[start as usize..end as usize].to_vec()) };
+            return Ok((start..end).map(|p| if p < from { b'N' } else { seq[(p - from) as usize] }).collect());
         }
         if !self.checked[i] {
             self.check_header(i)?;
@@ -306,7 +346,7 @@ impl Genome {
         let r: &mut dyn ReadSeek = match &mut self.source {
             Source::Plain(r) => r,
             Source::Bgzf(r) => r.as_mut(),
-            Source::Memory(_) => return None,
+            Source::Memory(..) => return None,
         };
         Some(r.seek(SeekFrom::Start(from)).and_then(|_| r.read_exact(buf)))
     }
@@ -457,6 +497,17 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
         path
+    }
+
+    #[test]
+    fn a_region_fasta_stands_for_its_region_of_the_sequence() {
+        let mut g = Genome::read_whole_regions(Path::new("r.fa"), &b">chr2:11-15\nacgtA\n>chrM\nGG\n"[..]).unwrap();
+        assert_eq!(g.names(), ["chr2", "chrM"]);
+        assert_eq!((g.length("chr2"), g.length("chrM")), (Some(15), Some(2)));
+        assert_eq!(g.fetch("chr2", 8, 15).unwrap(), b"NNACGTA");
+        assert_eq!(g.fetch("chr2", 10, 12).unwrap(), b"AC");
+        let e = Genome::read_whole_regions(Path::new("r.fa"), &b">chr2:1-2\nAC\n>chr2:5-6\nGT\n"[..]).err().expect("two regions");
+        assert_eq!(e.to_string(), "r.fa: two records of sequence `chr2` (a region FASTA holds one region per sequence)");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!   protein, and the genome when it is read whole.
 //! - [`annotation`]: GTF and GFF3 into transcripts (exons and CDS with their line numbers).
 //! - [`transcript`]: the TSS-centred DNA window, the spliced RNA, the protein, the crops.
+//! - [`variants`]: VCF records (noodles-vcf) onto transcripts: alternate inputs and consequences.
 //!
 //! Coordinates: annotation records are 1-based inclusive, as written in GTF/GFF3; everything
 //! this crate computes with is 0-based half-open (`start..end`), converted once on parsing.
@@ -14,6 +15,7 @@ pub mod annotation;
 pub mod fasta;
 pub mod genome;
 pub mod transcript;
+pub mod variants;
 
 pub use isoformer_io::Location;
 

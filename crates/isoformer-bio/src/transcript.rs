@@ -109,13 +109,55 @@ impl Transcript {
     /// 0-based genomic `start..end` of the window of `w` bases (may extend past either end of the
     /// chromosome: negative starts are returned as `i64`).
     pub fn window_span(&self, w: u64) -> (i64, i64) {
-        let t = self.tss() as i64;
-        let (w, half) = (w as i64, (w / 2) as i64);
-        match self.strand {
-            Strand::Forward => (t - half, t - half + w),
-            Strand::Reverse => (t - (w - half) + 1, t + half + 1),
-        }
+        window_span(self.tss(), self.strand, w)
     }
+
+    /// 0-based genomic `start..end` of the transcribed span (first to last exon base).
+    pub fn span(&self) -> (u64, u64) {
+        (self.exons[0].0, self.exons[self.exons.len() - 1].1)
+    }
+}
+
+/// 0-based `start..end` of the window of `w` bases with the TSS base `tss` at index `w / 2` of
+/// the window read on `strand` (see the module docs); may extend past either end of the sequence.
+pub fn window_span(tss: u64, strand: Strand, w: u64) -> (i64, i64) {
+    let t = tss as i64;
+    let (w, half) = (w as i64, (w / 2) as i64);
+    match strand {
+        Strand::Forward => (t - half, t - half + w),
+        Strand::Reverse => (t - (w - half) + 1, t + half + 1),
+    }
+}
+
+/// The DNA window of `w` bases around `tss` on `strand`, read 5′→3′ on that strand (reverse
+/// complement on `-`), from a sequence of `length` bases whose `start..end` bases `fetch` gives;
+/// `N` past either end. Returns the window and whether it was padded. `prepare` cuts the
+/// reference's windows with it, `score-variants` an alternate haplotype's.
+pub fn cut_window<E>(tss: u64, strand: Strand, w: u64, length: u64, mut fetch: impl FnMut(u64, u64) -> Result<Vec<u8>, E>) -> Result<(Vec<u8>, bool), E> {
+    let (lo, hi) = window_span(tss, strand, w);
+    let (clo, chi) = ((lo.max(0) as u64).min(length), (hi.max(0) as u64).min(length));
+    let padded = lo < 0 || hi as u64 > length;
+    let mut dna = Vec::with_capacity(w as usize);
+    dna.resize((clo as i64 - lo).clamp(0, w as i64) as usize, b'N');
+    if clo < chi {
+        dna.extend(fetch(clo, chi)?);
+    }
+    dna.resize(w as usize, b'N');
+    if strand == Strand::Reverse {
+        dna = reverse_complement(&dna);
+    }
+    Ok((dna, padded))
+}
+
+/// Keep the first `protein_tokens - 2` residues (the model adds `<cls>` and `<eos>`), as the
+/// model's own crop does; returns whether anything was dropped.
+pub fn crop_protein(protein: &mut String, protein_tokens: usize) -> bool {
+    let max_residues = protein_tokens.saturating_sub(2);
+    if protein.len() > max_residues {
+        protein.truncate(max_residues);
+        return true;
+    }
+    false
 }
 
 /// Token limits of the model the examples are for.
@@ -171,17 +213,10 @@ pub fn prepare(genome: &mut Genome, seq: &str, annotation: &Path, t: &Transcript
         }
     }
     let mut flags = Vec::new();
-    let (lo, hi) = t.window_span(limits.window);
-    let (clo, chi) = (lo.max(0) as u64, (hi.max(0) as u64).min(length));
-    let mut dna = Vec::with_capacity(limits.window as usize);
-    if lo < 0 || hi as u64 > length {
+    let (dna, padded) = cut_window(t.tss(), t.strand, limits.window, length, |a, b| genome.fetch(seq, a, b))?;
+    if padded {
         flags.push("dna_padded");
     }
-    dna.resize((clo as i64 - lo) as usize, b'N');
-    if clo < chi {
-        dna.extend(genome.fetch(seq, clo, chi)?);
-    }
-    dna.resize(limits.window as usize, b'N');
     let mut rna = Vec::new();
     for &(s, e, _) in &t.exons {
         rna.extend(genome.fetch(seq, s, e)?);
@@ -191,7 +226,6 @@ pub fn prepare(genome: &mut Genome, seq: &str, annotation: &Path, t: &Transcript
         coding.extend(genome.fetch(seq, s, e)?);
     }
     if t.strand == Strand::Reverse {
-        dna = reverse_complement(&dna);
         rna = reverse_complement(&rna);
         coding = reverse_complement(&coding);
     }
@@ -206,9 +240,7 @@ pub fn prepare(genome: &mut Genome, seq: &str, annotation: &Path, t: &Transcript
     if rna.len() < full {
         flags.push("rna_cropped");
     }
-    let max_residues = limits.protein_tokens.saturating_sub(2);
-    if protein.len() > max_residues {
-        protein.truncate(max_residues);
+    if crop_protein(&mut protein, limits.protein_tokens) {
         flags.push("protein_cropped");
     }
     flags.sort_unstable();
@@ -240,6 +272,20 @@ pub fn translate_cds(coding: &[u8], phase: u8) -> (String, Vec<&'static str>) {
         return (String::new(), flags);
     }
     (String::from_utf8(protein).expect("ascii"), flags)
+}
+
+/// Translate `rna` (5′→3′, DNA letters) from `start` in frame up to the first stop codon, which
+/// is not included; without a stop before the RNA ends, up to the last whole codon, and the
+/// second value is `true` (`no_stop`). `X` for codons with other letters than ACGT.
+pub fn translate_until_stop(rna: &[u8], start: usize) -> (String, bool) {
+    let mut protein = Vec::new();
+    for c in rna[start.min(rna.len())..].chunks_exact(3) {
+        match codon(c) {
+            b'*' => return (String::from_utf8(protein).expect("ascii"), false),
+            aa => protein.push(aa),
+        }
+    }
+    (String::from_utf8(protein).expect("ascii"), true)
 }
 
 /// The standard genetic code (NCBI table 1); `*` for stops, `X` for codons with other letters.

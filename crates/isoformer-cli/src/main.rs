@@ -11,6 +11,7 @@ mod predict;
 mod prepare;
 mod progress;
 mod quantize;
+mod score_variants;
 mod split;
 mod train;
 
@@ -111,6 +112,9 @@ enum Command {
     /// Write an int8 copy of a model directory, if it passes an accuracy gate against the original.
     #[command(after_help = quantize::HELP)]
     Quantize(quantize::QuantizeArgs),
+    /// Score VCF variants on every isoform they touch, through DNA, RNA and protein: Δ per output.
+    #[command(after_help = score_variants::HELP)]
+    ScoreVariants(score_variants::ScoreVariantsArgs),
 }
 
 #[derive(clap::Args)]
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::ScoreVariants(args) => score_variants::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,31 @@ pub fn heatmap(format: PlotFormat, table: &PredictionTable) -> Result<Vec<u8>> {
     }
 }
 
+/// How values map to colours.
+enum Scale {
+    /// White → dark blue from the smallest to the largest value; the legend names the values.
+    Sequential(String),
+    /// Blue → white (0) → red, symmetric about 0; the legend names the values.
+    Diverging(String),
+}
+
+/// A variant's isoforms × outputs Δ heatmap (`score-variants --plot`): rows labelled by gene name
+/// and transcript, grouped by gene, a diverging scale centred on 0, the variant as the title.
+pub fn delta_heatmap(format: PlotFormat, rows: &[isoformer_pipeline::variants::VariantRow], outputs: &[String]) -> Result<Vec<u8>> {
+    let labels: Vec<String> = rows.iter().map(|r| format!("{} {}", r.transcript_id, r.consequence)).collect();
+    let plot_rows: Vec<(&str, &str, &[f32])> = rows
+        .iter()
+        .zip(&labels)
+        .map(|(r, l)| (l.as_str(), if r.gene_name.is_empty() { r.gene_id.as_str() } else { r.gene_name.as_str() }, r.delta.as_slice()))
+        .collect();
+    let title = rows.first().map(|r| format!("{} ({}): alt - ref", r.variant_id, if r.vcf_id == "." { "no id" } else { &r.vcf_id }));
+    let figure = Figure::heatmap_on(&plot_rows, outputs, Scale::Diverging("delta".into()), title);
+    match format {
+        PlotFormat::Svg => Ok(figure.svg().into_bytes()),
+        PlotFormat::Png => figure.png(),
+    }
+}
+
 enum Shape {
     /// A filled cell; `title` is the SVG tooltip. Without one it is a legend swatch, outlined
     /// (the low end is white).
@@ -67,6 +92,11 @@ impl Figure {
     /// Rows grouped by gene (in order of first appearance), one colour scale (white → dark blue)
     /// from the smallest to the largest value, a legend with both ends.
     fn heatmap(rows: &[(&str, &str, &[f32])], tissues: &[String], units: Units) -> Self {
+        Self::heatmap_on(rows, tissues, Scale::Sequential(format!("predicted{}", units.legend())), None)
+    }
+
+    /// [`Figure::heatmap`] on a given colour scale, with an optional title line.
+    fn heatmap_on(rows: &[(&str, &str, &[f32])], tissues: &[String], scale: Scale, title: Option<String>) -> Self {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, r) in rows.iter().enumerate() {
@@ -75,14 +105,27 @@ impl Figure {
         order.sort_by_key(|&i| (first[rows[i].1], i));
         let (lo, hi) = rows.iter().flat_map(|r| r.2.iter()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let span = if hi > lo { hi - lo } else { 1.0 };
+        // Diverging: white at 0, blue below, red above, both ends at the largest |value|.
+        let reach = if lo.abs().max(hi.abs()) > 0.0 { lo.abs().max(hi.abs()) } else { 1.0 };
         let (cell, left, top) = (14usize, 260usize, 150usize);
         let (width, height) = (left + cell * tissues.len() + 20, top + cell * rows.len() + 50);
+        let diverging = matches!(scale, Scale::Diverging(_));
         let colour = |v: f32| {
-            let t = ((v - lo) / span).clamp(0.0, 1.0);
-            let c = |a: f32, b: f32| (a + (b - a) * t).round() as u8;
-            [c(255.0, 8.0), c(255.0, 48.0), c(255.0, 107.0)]
+            let mix = |to: [f32; 3], t: f32| {
+                let c = |a: f32, b: f32| (a + (b - a) * t).round() as u8;
+                [c(255.0, to[0]), c(255.0, to[1]), c(255.0, to[2])]
+            };
+            if diverging {
+                let t = (v / reach).clamp(-1.0, 1.0);
+                if t < 0.0 { mix([33.0, 102.0, 172.0], -t) } else { mix([178.0, 24.0, 43.0], t) }
+            } else {
+                mix([8.0, 48.0, 107.0], ((v - lo) / span).clamp(0.0, 1.0))
+            }
         };
         let mut shapes = Vec::new();
+        if let Some(title) = title {
+            shapes.push(Shape::Text { x: 8, y: 16, end: false, rotate: 0, text: title });
+        }
         for (j, t) in tissues.iter().enumerate() {
             shapes.push(Shape::Text { x: left + j * cell + cell / 2, y: top - 4, end: false, rotate: -60, text: t.clone() });
         }
@@ -101,11 +144,15 @@ impl Figure {
             }
         }
         let y = top + rows.len() * cell + 20;
-        shapes.push(Shape::Rect { x: left, y, size: cell, fill: colour(lo), title: None });
-        shapes.push(Shape::Text { x: left + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{lo:.3}") });
-        shapes.push(Shape::Rect { x: left + 90, y, size: cell, fill: colour(hi), title: None });
-        shapes.push(Shape::Text { x: left + 90 + cell + 4, y: y + cell - 3, end: false, rotate: 0, text: format!("{hi:.3} (predicted{})", units.legend()) });
-        Self { width, height, shapes }
+        let ends = match &scale {
+            Scale::Sequential(what) => vec![(lo, format!("{lo:.3}")), (hi, format!("{hi:.3} ({what})"))],
+            Scale::Diverging(what) => vec![(-reach, format!("{:.3}", -reach)), (0.0, "0".into()), (reach, format!("{reach:.3} ({what})"))],
+        };
+        for (k, (v, text)) in ends.into_iter().enumerate() {
+            shapes.push(Shape::Rect { x: left + 90 * k, y, size: cell, fill: colour(v), title: None });
+            shapes.push(Shape::Text { x: left + 90 * k + cell + 4, y: y + cell - 3, end: false, rotate: 0, text });
+        }
+        Self { width, height: height.max(y + cell + 10), shapes }
     }
 
     fn svg(&self) -> String {

@@ -74,22 +74,25 @@ const MAX_WINDOW: u64 = 1 << 25;
 /// The window and token limits: `--window`, checked against `--model`'s geometry, whose token
 /// limits replace the official ones.
 fn limits(args: &PrepareArgs) -> Result<Limits> {
-    let mut limits = Limits { window: args.window, ..Limits::OFFICIAL };
-    if args.window == 0 {
+    window_limits(args.window, args.model.as_deref())
+}
+
+/// [`limits`] for any command that cuts windows (`score-variants` too).
+pub fn window_limits(window: u64, model: Option<&std::path::Path>) -> Result<Limits> {
+    let mut limits = Limits { window, ..Limits::OFFICIAL };
+    if window == 0 {
         bail!("--window must be positive");
     }
     // Checked before anything is allocated: each row holds the window's bases.
-    if args.window > MAX_WINDOW {
-        bail!("--window {} is more than the {MAX_WINDOW} bases this version takes (the official model uses 196608)", args.window);
+    if window > MAX_WINDOW {
+        bail!("--window {window} is more than the {MAX_WINDOW} bases this version takes (the official model uses 196608)");
     }
-    if let Some(dir) = &args.model {
+    if let Some(dir) = model {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let config = IsoformerConfig::from_json(&text).with_context(|| format!("{}: invalid config", path.display()))?;
-        isoformer_model::enformer::check_dna_length(args.window as usize, &config.enformer())
-            .map_err(|m| anyhow::anyhow!("--window {} does not suit {}: {m}", args.window, dir.display()))?;
-        limits.rna_tokens = config.num_tokens_per_seq_nuctf_rna;
-        limits.protein_tokens = config.num_protein_tokens_per_seq;
+        limits = isoformer_pipeline::variants::limits(&config, window)
+            .map_err(|e| anyhow::anyhow!("--window {} does not suit {}: {}", window, dir.display(), e.source))?;
     }
     Ok(limits)
 }
@@ -112,10 +115,15 @@ fn same_id(wanted: &str, id: &str) -> bool {
 /// Indexes of the transcripts `--genes`, `--transcripts` or `--all` pick (ids with or without
 /// their version, see [`same_id`]; genes also by name). An id that matches nothing is an error.
 fn select(args: &PrepareArgs, annotation: &Annotation) -> Result<Vec<usize>> {
-    if args.all {
+    select_transcripts(args.all, &args.genes, &args.transcripts, annotation)
+}
+
+/// [`select`] for any command with `--genes` / `--transcripts` filters.
+pub fn select_transcripts(all: bool, genes: &[String], transcripts: &[String], annotation: &Annotation) -> Result<Vec<usize>> {
+    if all {
         return Ok((0..annotation.transcripts.len()).collect());
     }
-    let (wanted, by_gene) = if args.genes.is_empty() { (&args.transcripts, false) } else { (&args.genes, true) };
+    let (wanted, by_gene) = if genes.is_empty() { (transcripts, false) } else { (genes, true) };
     let mut found: HashSet<&str> = HashSet::new();
     let mut picked = Vec::new();
     for (i, t) in annotation.transcripts.iter().enumerate() {

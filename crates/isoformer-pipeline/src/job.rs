@@ -9,7 +9,7 @@ use std::fmt;
 
 use burn::tensor::Tensor;
 use isoformer_io::Location;
-use isoformer_model::model::{Encoded, dna_batch};
+use isoformer_model::model::{Encoded, dna_batch, has_protein};
 use isoformer_model::{Example, Output, Predictor};
 
 use crate::input::Records;
@@ -97,7 +97,12 @@ impl<'p> Job<'p> {
         let batches = plan(&encoded, &window_of, batch_size);
         let values = vec![None; n];
         let windows = windows.len();
-        Ok(Self { predictor, ids, has_gene: records.has_gene, encoded, window_of, windows, batches, values, done: 0, shared: SharedDna::default(), notices })
+        let mut shared = SharedDna::default();
+        for e in &encoded {
+            *shared.rna.uses.entry(e.rna_tokens.clone()).or_default() += 1;
+            *shared.protein.uses.entry(e.protein_tokens.clone()).or_default() += 1;
+        }
+        Ok(Self { predictor, ids, has_gene: records.has_gene, encoded, window_of, windows, batches, values, done: 0, shared, notices })
     }
 
     /// Transcripts in the job.
@@ -197,10 +202,77 @@ pub fn plan(encoded: &[Encoded], window_of: &[usize], size: usize) -> Vec<Vec<us
 
 /// `Isoformer::forward` with Enformer run once per distinct DNA window: the last window's
 /// embeddings are kept, so a run of isoforms sharing a TSS (adjacent after planning) encodes it
-/// once, across batch boundaries too; the rest is `Isoformer::forward_from_dna`.
+/// once, across batch boundaries too. NT-v2 and ESM-2 run once per distinct token row that
+/// occurs more than once in the job (an isoform's RNA and protein beside a DNA-only variant of
+/// them): such a row's embeddings are kept until its last use. The rest is
+/// `Isoformer::forward_from_dna`'s fusion and head.
 #[derive(Default)]
 struct SharedDna {
     last: Option<(usize, Tensor<3>)>,
+    rna: Reused,
+    protein: Reused,
+}
+
+/// One encoder's outputs kept for token rows used again later in the job.
+#[derive(Default)]
+struct Reused {
+    /// Uses not yet run, per token row (all rows of the job at the start).
+    uses: HashMap<Vec<u32>, usize>,
+    /// `(1, tokens, width)` outputs of rows with uses left.
+    kept: HashMap<Vec<u32>, Tensor<3>>,
+}
+
+impl Reused {
+    /// The encoder's `(b, longest, width)` output for `rows`, from kept rows where there are,
+    /// the encoder on the others; unless some row is kept or worth keeping, exactly
+    /// `encoder.forward(rows)`. Padding positions of reused rows are zeros (the fusion masks
+    /// them).
+    fn encode(&mut self, encoder: &isoformer_model::esm::EsmEncoder, rows: &[Vec<u32>]) -> Tensor<3> {
+        let reuse = rows.iter().any(|r| self.kept.contains_key(r) || self.uses.get(r).is_some_and(|&u| u > 1));
+        let out = if !reuse {
+            encoder.forward(rows)
+        } else {
+            let mut missing: Vec<&Vec<u32>> = Vec::new();
+            for r in rows {
+                if !self.kept.contains_key(r) && !missing.contains(&r) {
+                    missing.push(r);
+                }
+            }
+            let mut fresh: HashMap<&Vec<u32>, Tensor<3>> = HashMap::new();
+            if !missing.is_empty() {
+                let owned: Vec<Vec<u32>> = missing.iter().map(|r| (*r).clone()).collect();
+                let emb = encoder.forward(&owned);
+                for (j, r) in missing.iter().enumerate() {
+                    fresh.insert(r, emb.clone().narrow(0, j, 1).narrow(1, 0, r.len()));
+                }
+            }
+            let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
+            let parts: Vec<Tensor<3>> = rows
+                .iter()
+                .map(|r| {
+                    let t = fresh.get(r).cloned().unwrap_or_else(|| self.kept[r].clone());
+                    let [_, n, w] = t.dims();
+                    if n < longest { Tensor::cat(vec![t.clone(), Tensor::zeros([1, longest - n, w], &t.device())], 1) } else { t }
+                })
+                .collect();
+            for (r, t) in fresh {
+                if self.uses.get(r).is_some_and(|&u| u > 1) {
+                    self.kept.insert(r.clone(), t);
+                }
+            }
+            Tensor::cat(parts, 0)
+        };
+        for r in rows {
+            if let Some(u) = self.uses.get_mut(r) {
+                *u = u.saturating_sub(1);
+                if *u == 0 {
+                    self.uses.remove(r);
+                    self.kept.remove(r);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl SharedDna {
@@ -217,7 +289,17 @@ impl SharedDna {
         self.last = Some((last_key, rows.last().expect("non-empty batch").clone()));
         let rna: Vec<Vec<u32>> = batch.iter().map(|e| e.rna_tokens.clone()).collect();
         let protein: Vec<Vec<u32>> = batch.iter().map(|e| e.protein_tokens.clone()).collect();
-        p.model.forward_from_dna(Tensor::cat(rows, 0), &rna, &protein)
+        let dna_embeddings = Tensor::cat(rows, 0);
+        let rna_embeddings = self.rna.encode(&p.model.nt, &rna);
+        let protein_embeddings = self.protein.encode(&p.model.esm, &protein);
+        // As `Isoformer::fuse`: every token of a row is valid, a row without a protein skips
+        // the protein cross-attention.
+        let valid = |rows: &[Vec<u32>]| -> Vec<Vec<bool>> { rows.iter().map(|r| vec![true; r.len()]).collect() };
+        let with_protein: Vec<bool> = protein.iter().map(|t| has_protein(t)).collect();
+        let final_dna_embeddings =
+            p.model.fusion.forward(dna_embeddings.clone(), rna_embeddings.clone(), &valid(&rna), protein_embeddings.clone(), &valid(&protein), &with_protein);
+        let predictions = p.model.head.forward(final_dna_embeddings.clone());
+        Output { predictions, dna_embeddings, rna_embeddings, protein_embeddings, final_dna_embeddings }
     }
 
     /// Enformer on the batch's windows that are neither kept from the previous batch nor

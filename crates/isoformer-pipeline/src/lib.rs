@@ -15,6 +15,7 @@ pub mod input;
 pub mod job;
 pub mod prepared;
 pub mod table;
+pub mod variants;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod model_dir;

@@ -95,11 +95,11 @@ impl PredictionTable {
 /// unrounded; every column required. Uncompressed: the table is mostly 32-bit floats that
 /// general-purpose codecs barely shrink, and every Parquet reader reads it without a codec.
 #[cfg(feature = "parquet")]
-mod parquet {
+pub(crate) mod parquet {
     use std::sync::Arc;
 
     use parquet::basic::{LogicalType, Repetition, Type as PhysicalType};
-    use parquet::data_type::{ByteArray, ByteArrayType, FloatType};
+    use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int64Type};
     use parquet::errors::Result;
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
@@ -108,30 +108,60 @@ mod parquet {
     use super::PredictionTable;
 
     pub fn write(table: &PredictionTable) -> Result<Vec<u8>> {
-        let text = |name: &str| {
-            let t = Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY).with_repetition(Repetition::REQUIRED);
-            t.with_logical_type(Some(LogicalType::String)).build().map(Arc::new)
-        };
-        let mut fields = vec![text("transcript_id")?, text("gene_id")?];
-        for n in &table.outputs {
-            fields.push(Arc::new(Type::primitive_type_builder(n, PhysicalType::FLOAT).with_repetition(Repetition::REQUIRED).build()?));
+        let mut columns = vec![
+            Column::Text("transcript_id".into(), table.rows.iter().map(|r| r.transcript_id.as_str()).collect()),
+            Column::Text("gene_id".into(), table.rows.iter().map(|r| r.gene_id.as_str()).collect()),
+        ];
+        for (j, n) in table.outputs.iter().enumerate() {
+            columns.push(Column::Float(n.clone(), table.rows.iter().map(|r| r.values[j]).collect()));
         }
-        let schema = Arc::new(Type::group_type_builder("predictions").with_fields(fields).build()?);
+        write_columns("predictions", columns)
+    }
+
+    /// One required column of a table written by [`write_columns`].
+    pub enum Column<'a> {
+        /// UTF-8 byte arrays.
+        Text(String, Vec<&'a str>),
+        /// `INT64`.
+        Int(String, Vec<i64>),
+        /// `FLOAT`.
+        Float(String, Vec<f32>),
+    }
+
+    /// Columns of equal length as one row group (the layout described above): the writer every
+    /// table of the pipeline goes through.
+    pub fn write_columns(schema: &str, columns: Vec<Column>) -> Result<Vec<u8>> {
+        let mut fields = Vec::with_capacity(columns.len());
+        for c in &columns {
+            let field = match c {
+                Column::Text(name, _) => {
+                    let t = Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY).with_repetition(Repetition::REQUIRED);
+                    t.with_logical_type(Some(LogicalType::String)).build()?
+                }
+                Column::Int(name, _) => Type::primitive_type_builder(name, PhysicalType::INT64).with_repetition(Repetition::REQUIRED).build()?,
+                Column::Float(name, _) => Type::primitive_type_builder(name, PhysicalType::FLOAT).with_repetition(Repetition::REQUIRED).build()?,
+            };
+            fields.push(Arc::new(field));
+        }
+        let schema = Arc::new(Type::group_type_builder(schema).with_fields(fields).build()?);
         let props = Arc::new(WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION"))).build());
         let mut bytes = Vec::new();
         let mut writer = SerializedFileWriter::new(&mut bytes, schema, props)?;
         let mut group = writer.next_row_group()?;
-        let ids: [fn(&super::PredictionRow) -> &str; 2] = [|r| &r.transcript_id, |r| &r.gene_id];
-        for id in ids {
-            let values: Vec<ByteArray> = table.rows.iter().map(|r| ByteArray::from(id(r))).collect();
+        for c in columns {
             let mut column = group.next_column()?.expect("a column per schema field");
-            column.typed::<ByteArrayType>().write_batch(&values, None, None)?;
-            column.close()?;
-        }
-        for j in 0..table.outputs.len() {
-            let values: Vec<f32> = table.rows.iter().map(|r| r.values[j]).collect();
-            let mut column = group.next_column()?.expect("a column per schema field");
-            column.typed::<FloatType>().write_batch(&values, None, None)?;
+            match c {
+                Column::Text(_, values) => {
+                    let values: Vec<ByteArray> = values.into_iter().map(ByteArray::from).collect();
+                    column.typed::<ByteArrayType>().write_batch(&values, None, None)?;
+                }
+                Column::Int(_, values) => {
+                    column.typed::<Int64Type>().write_batch(&values, None, None)?;
+                }
+                Column::Float(_, values) => {
+                    column.typed::<FloatType>().write_batch(&values, None, None)?;
+                }
+            }
             column.close()?;
         }
         group.close()?;

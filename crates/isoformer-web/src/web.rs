@@ -12,6 +12,12 @@ use isoformer_pipeline::table::PredictionTable;
 use isoformer_pipeline::{DEFAULT_BATCH_SIZE, one_line};
 
 use crate::weights::{JsBlob, NoSyncReader, WebWeights};
+use isoformer_bio::annotation::{Annotation, AnnotationError, Format};
+use isoformer_bio::genome::{ChromMap, Genome, GenomeError};
+use isoformer_bio::transcript::Transcript;
+use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, check_contigs, read_vcf};
+use isoformer_pipeline::variants::{Scoring, WindowError, chunk_variants, summary};
+use std::path::Path;
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -62,6 +68,14 @@ pub enum WebError {
     Device(#[from] DeviceFailure),
     #[error(transparent)]
     Slices(#[from] NoSyncReader),
+    #[error("{}", one_line(.0))]
+    Genome(#[from] GenomeError),
+    #[error("{}", one_line(.0))]
+    Annotation(#[from] AnnotationError),
+    #[error("{}", one_line(.0))]
+    Variant(#[from] VariantError),
+    #[error("{}", one_line(.0))]
+    Window(#[from] WindowError),
 }
 
 fn get(target: &JsValue, key: &str) -> Option<JsValue> {
@@ -233,6 +247,142 @@ impl WebPredictor {
     ) -> Result<Prediction, JsError> {
         let triplet = FastaTriplet { dna: (&dna_name, &dna), rna: (&rna_name, &rna), protein: (&protein_name, &protein) };
         self.predict_fasta_rows(triplet, on_progress.as_ref()).await.map_err(|e| JsError::new(&e.to_string()))
+    }
+}
+
+/// The Variants section's three files: names (for messages) and texts.
+pub struct VariantFiles<'a> {
+    /// A genome FASTA, or a region of one (`>chr22:20000001-20100000`, as `samtools faidx` names it).
+    pub genome: (&'a str, &'a str),
+    /// GTF or GFF3.
+    pub annotation: (&'a str, &'a str),
+    pub vcf: (&'a str, &'a str),
+}
+
+#[wasm_bindgen]
+impl WebPredictor {
+    /// Score a VCF's variants on every transcript of the annotation they touch, as
+    /// `isoformer score-variants` does (the same code: isoformer-bio's `variants`, the
+    /// pipeline's `Scoring`), the DNA window `window` bases. `on_progress(done, total)` counts
+    /// variants.
+    #[wasm_bindgen(js_name = scoreVariants)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn score_variants(
+        &self,
+        genome_name: String,
+        genome: String,
+        annotation_name: String,
+        annotation: String,
+        vcf_name: String,
+        vcf: String,
+        window: u32,
+        on_progress: Option<Function>,
+    ) -> Result<VariantScores, JsError> {
+        let files = VariantFiles { genome: (&genome_name, &genome), annotation: (&annotation_name, &annotation), vcf: (&vcf_name, &vcf) };
+        self.score_variant_files(files, window as u64, on_progress.as_ref()).await.map_err(|e| JsError::new(&e.to_string()))
+    }
+}
+
+impl WebPredictor {
+    /// [`WebPredictor::score_variants`] for callers in Rust.
+    pub async fn score_variant_files(&self, files: VariantFiles<'_>, window: u64, on_progress: Option<&Function>) -> Result<VariantScores, WebError> {
+        let limits = isoformer_pipeline::variants::limits(&self.predictor.config, window)?;
+        let mut genome = Genome::read_whole_regions(Path::new(files.genome.0), files.genome.1.as_bytes())?;
+        let annotation_path = Path::new(files.annotation.0);
+        let annotation = Annotation::parse(annotation_path, files.annotation.1.as_bytes(), Format::of(annotation_path))?;
+        let transcripts = annotation.transcripts.iter().map(|r| Transcript::from_record(&annotation.path, r)).collect::<Result<Vec<_>, _>>()?;
+        let vcf = read_vcf(Path::new(files.vcf.0), files.vcf.1.as_bytes())?;
+        let chrom_map = ChromMap::default();
+        check_contigs(&vcf, &genome, &chrom_map)?;
+        let options = PlanOptions { limits, ref_mismatch: RefMismatch::Error };
+        let mut planner = Planner::new(&genome, &chrom_map, &annotation.path, transcripts, options);
+        let mut scoring = Scoring::new(self.predictor.output_names(), &planner);
+        let t0 = js_sys::Date::now();
+        let (n, per_chunk) = (vcf.variants.len(), chunk_variants(window));
+        let (mut first, mut pairs, mut runs) = (0, 0, 0);
+        while first < n {
+            let count = per_chunk.min(n - first);
+            let chunk = scoring.chunk(&mut planner, &mut genome, &chrom_map, &vcf.variants, first, count)?;
+            pairs += chunk.pairs();
+            runs += chunk.records.records.len();
+            let table = if chunk.records.records.is_empty() {
+                PredictionTable { outputs: self.predictor.output_names(), has_gene: true, rows: Vec::new() }
+            } else {
+                let mut job = Job::new(&self.predictor, chunk.records.clone(), DEFAULT_BATCH_SIZE)?;
+                for b in 0..job.batches() {
+                    let out = job.forward(b);
+                    let values = read_f32(out.predictions).await?;
+                    job.accept(b, &values)?;
+                }
+                job.finish()?
+            };
+            scoring.accept(&planner, &vcf.variants, chunk, &table);
+            planner.forget_references();
+            first += count;
+            if let Some(f) = on_progress {
+                let _ = f.call2(&JsValue::NULL, &JsValue::from(first as u32), &JsValue::from(n as u32));
+            }
+        }
+        let share = scoring.share();
+        let table = scoring.finish();
+        Ok(VariantScores {
+            tsv: table.to_tsv(),
+            labels: table.rows.iter().map(|r| format!("{} {} {}", r.variant_id, r.transcript_id, r.consequence)).collect(),
+            variants: table.rows.iter().map(|r| r.variant_id.clone()).collect(),
+            values: table.rows.iter().flat_map(|r| r.delta.iter().copied()).collect(),
+            outputs: table.outputs.iter().map(|o| format!("delta:{o}")).collect(),
+            notes: summary(&vcf, &planner, pairs, runs, share),
+            millis: js_sys::Date::now() - t0,
+        })
+    }
+}
+
+/// Variant scores: `values` is row-major `rows × outputs` (the Δ columns).
+#[wasm_bindgen]
+pub struct VariantScores {
+    tsv: String,
+    labels: Vec<String>,
+    variants: Vec<String>,
+    values: Vec<f32>,
+    outputs: Vec<String>,
+    notes: Vec<String>,
+    millis: f64,
+}
+
+#[wasm_bindgen]
+impl VariantScores {
+    /// The table as `isoformer score-variants` writes it.
+    #[wasm_bindgen(getter)]
+    pub fn tsv(&self) -> String {
+        self.tsv.clone()
+    }
+    /// Per row `VARIANT_ID TRANSCRIPT_ID CONSEQUENCE`.
+    #[wasm_bindgen(getter)]
+    pub fn labels(&self) -> Vec<String> {
+        self.labels.clone()
+    }
+    /// Per row its variant id.
+    #[wasm_bindgen(getter)]
+    pub fn variants(&self) -> Vec<String> {
+        self.variants.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn values(&self) -> Vec<f32> {
+        self.values.clone()
+    }
+    /// The Δ columns' names.
+    #[wasm_bindgen(getter)]
+    pub fn outputs(&self) -> Vec<String> {
+        self.outputs.clone()
+    }
+    /// The run summary (counts, skips), as the CLI prints it.
+    #[wasm_bindgen(getter)]
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn millis(&self) -> f64 {
+        self.millis
     }
 }
 
