@@ -6,10 +6,12 @@
 mod compare;
 mod convert;
 mod eval;
+mod merge;
 mod plot;
 mod predict;
 mod prepare;
 mod progress;
+mod provenance;
 mod quantize;
 mod split;
 mod train;
@@ -111,6 +113,9 @@ enum Command {
     /// Write an int8 copy of a model directory, if it passes an accuracy gate against the original.
     #[command(after_help = quantize::HELP)]
     Quantize(quantize::QuantizeArgs),
+    /// Put shard outputs (`--shard K/N`) of one run back together, byte for byte the unsharded output.
+    #[command(after_help = merge::HELP)]
+    Merge(merge::MergeArgs),
 }
 
 #[derive(clap::Args)]
@@ -167,6 +172,14 @@ pub struct PredictArgs {
     /// size, drawn with an embedded font).
     #[arg(long, value_name = "HEATMAP.svg|png")]
     pub plot: Option<PathBuf>,
+    /// Only shard K of N (1-based) of the input: transcripts split into N parts by DNA window
+    /// (one Enformer pass per window still), parts balanced by windows; `isoformer merge` puts
+    /// the parts back in input order, byte for byte the unsharded output. An input that
+    /// `prepare --shard` made is a shard already (its INPUT.json says which): no --shard then.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub provenance: provenance::ProvenanceArgs,
 }
 
 /// burn's device threads catch their own panics (a wgpu validation error, an allocation over the
@@ -207,6 +220,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::Merge(args) => merge::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

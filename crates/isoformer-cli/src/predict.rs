@@ -1,7 +1,7 @@
 //! `isoformer predict`: a thin adapter over isoformer-pipeline's [`Job`], which the page runs
 //! too: files in, the job's batches run with a progress bar, the table, plot and embeddings out.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -14,6 +14,7 @@ use isoformer_model::{Output, Predictor};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::input::{Records, Source, read_fasta_triplet, read_tsv};
 use isoformer_pipeline::job::Job;
+use isoformer_pipeline::provenance::PARQUET_KEY as PROVENANCE_KEY;
 use isoformer_pipeline::table::PredictionTable;
 
 use crate::plot::{PlotFormat, heatmap};
@@ -87,16 +88,22 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// `predict`'s records: the TSV of `--input` (standard input by default), or the FASTA triplet.
-fn read_records(args: &PredictArgs) -> Result<Records> {
+/// `predict`'s records: the TSV of `--input` (standard input by default), or the FASTA triplet;
+/// with the TSV's content (decompressed), for provenance.
+fn read_records(args: &PredictArgs) -> Result<(Records, Option<Vec<u8>>)> {
     let source = |path: &Path| -> Result<_> { Ok(Source::new(path, open_input(path)?)) };
     Ok(match (&args.dna, &args.rna, &args.protein) {
         (Some(dna), Some(rna), Some(protein)) => {
             let stdin = [dna, rna, protein].iter().filter(|p| p.as_os_str() == "-").count();
             anyhow::ensure!(stdin <= 1, "at most one of --dna, --rna, --protein can be `-` (standard input)");
-            read_fasta_triplet(source(dna)?, source(rna)?, source(protein)?)?
+            (read_fasta_triplet(source(dna)?, source(rna)?, source(protein)?)?, None)
         }
-        _ => read_tsv(source(args.input.as_deref().unwrap_or(Path::new("-")))?)?,
+        _ => {
+            let path = args.input.as_deref().unwrap_or(Path::new("-"));
+            let mut text = Vec::new();
+            open_input(path)?.read_to_end(&mut text).with_context(|| format!("{}: cannot read", isoformer_io::shown(path).display()))?;
+            (read_tsv(Source::new(path, text.as_slice()))?, Some(text))
+        }
     })
 }
 
@@ -159,7 +166,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
     set_compute(args.compute, args.device, &predictor, &args.model)?;
-    let mut job = Job::new(&predictor, read_records(args)?, args.batch_size)?;
+    let (records, text) = read_records(args)?;
+    let (records, provenance) = crate::provenance::predict(args, records, text.as_deref())?;
+    let mut job = Job::new(&predictor, records, args.batch_size)?;
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     run_job(&mut job, args.quiet, |batch, out| if dump_out.is_some() { collect_dump(&mut dump, batch, out) } else { Ok(()) })?;
     let table = job.finish()?;
@@ -167,11 +176,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     // Everything is rendered before anything is moved into place.
     let bytes = match format {
         FormatArg::Tsv => table.to_tsv().into_bytes(),
-        FormatArg::Parquet => table.to_parquet().context("writing Parquet")?,
+        FormatArg::Parquet => table.to_parquet_with(&[(PROVENANCE_KEY, provenance.to_json_line())]).context("writing Parquet")?,
     };
     let plot = plot_format.map(|f| heatmap(f, &table)).transpose()?;
     let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
     output.write_all_and_finish(&bytes)?;
+    if format == FormatArg::Tsv {
+        crate::provenance::write_sidecar(&args.output, &provenance, table.rows.len(), crate::provenance::sha256_hex(&bytes))?;
+    }
     if let (Some(out), Some(image)) = (plot_out, plot) {
         out.write_all_and_finish(&image)?;
     }

@@ -85,7 +85,13 @@ impl PredictionTable {
     /// The Parquet file's bytes (see [`crate::table::parquet`]).
     #[cfg(feature = "parquet")]
     pub fn to_parquet(&self) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
-        parquet::write(self)
+        parquet::write(self, &[])
+    }
+
+    /// The Parquet file with key-value metadata (provenance: [`crate::provenance::PARQUET_KEY`]).
+    #[cfg(feature = "parquet")]
+    pub fn to_parquet_with(&self, metadata: &[(&str, String)]) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
+        parquet::write(self, metadata)
     }
 }
 
@@ -101,13 +107,14 @@ mod parquet {
     use parquet::basic::{LogicalType, Repetition, Type as PhysicalType};
     use parquet::data_type::{ByteArray, ByteArrayType, FloatType};
     use parquet::errors::Result;
+    use parquet::file::metadata::KeyValue;
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::Type;
 
     use super::PredictionTable;
 
-    pub fn write(table: &PredictionTable) -> Result<Vec<u8>> {
+    pub fn write(table: &PredictionTable, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
         let text = |name: &str| {
             let t = Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY).with_repetition(Repetition::REQUIRED);
             t.with_logical_type(Some(LogicalType::String)).build().map(Arc::new)
@@ -117,7 +124,9 @@ mod parquet {
             fields.push(Arc::new(Type::primitive_type_builder(n, PhysicalType::FLOAT).with_repetition(Repetition::REQUIRED).build()?));
         }
         let schema = Arc::new(Type::group_type_builder("predictions").with_fields(fields).build()?);
-        let props = Arc::new(WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION"))).build());
+        let kv: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new(k.to_string(), v.clone())).collect();
+        let props = WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION")));
+        let props = Arc::new(if kv.is_empty() { props } else { props.set_key_value_metadata(Some(kv)) }.build());
         let mut bytes = Vec::new();
         let mut writer = SerializedFileWriter::new(&mut bytes, schema, props)?;
         let mut group = writer.next_row_group()?;
