@@ -12,7 +12,7 @@ use isoformer_io::{AtomicOutput, open_input};
 use isoformer_model::model::Encoded;
 use isoformer_model::{Output, Predictor};
 use isoformer_pipeline::device_failure::DeviceFailure;
-use isoformer_pipeline::input::{Records, Source, read_fasta_triplet, read_tsv};
+use isoformer_pipeline::input::{InputError, Records, Source, read_fasta_triplet, read_tsv};
 use isoformer_pipeline::job::Job;
 use isoformer_pipeline::provenance::PARQUET_KEY as PROVENANCE_KEY;
 use isoformer_pipeline::table::PredictionTable;
@@ -102,7 +102,15 @@ fn read_records(args: &PredictArgs) -> Result<(Records, Option<Vec<u8>>)> {
             let path = args.input.as_deref().unwrap_or(Path::new("-"));
             let mut text = Vec::new();
             open_input(path)?.read_to_end(&mut text).with_context(|| format!("{}: cannot read", isoformer_io::shown(path).display()))?;
-            (read_tsv(Source::new(path, text.as_slice()))?, Some(text))
+            let records = match read_tsv(Source::new(path, text.as_slice())) {
+                // An empty shard of a `prepare --shard` run (more shards than windows) is empty here too.
+                Err(InputError::NoRows { .. }) if crate::provenance::is_empty_shard(path)? => {
+                    let header = text.split(|&b| b == b'\n').next().unwrap_or_default();
+                    Records { records: Vec::new(), has_gene: header.split(|&b| b == b'\t').any(|c| c == b"gene_id") }
+                }
+                r => r?,
+            };
+            (records, Some(text))
         }
     })
 }

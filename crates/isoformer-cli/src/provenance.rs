@@ -79,6 +79,11 @@ pub fn read_sidecar(input: &Path) -> Result<Option<Provenance>> {
     }
 }
 
+/// Whether `input`'s sidecar says it is a shard with no rows.
+pub fn is_empty_shard(input: &Path) -> Result<bool> {
+    Ok(read_sidecar(input)?.is_some_and(|p| p.shard.is_some() && p.output.is_some_and(|o| o.rows == 0)))
+}
+
 /// Write `p`, with the output's identity, as `OUT.json` (atomically); nothing for standard output.
 pub fn write_sidecar(output: &Path, p: &Provenance, rows: usize, sha256: String) -> Result<()> {
     if output.as_os_str() == "-" {
