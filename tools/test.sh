@@ -13,6 +13,9 @@ cargo test --release --workspace --locked -- --nocapture --test-threads 2 2>&1 |
 grep -h "^max |Δ|" target-test.log | sort -u || true
 grep -h "^SKIPPED" target-test.log | sort -u || true
 rm -f target-test.log
+# The Snakemake workflow: 3 shards merged = the unsharded run, and a kill-and-resume run.
+bash tools/workflow-test.sh "${CARGO_TARGET_DIR:-target}/release/isoformer"
+
 # The shared core compiles for the browser.
 cargo check --locked --target wasm32-unknown-unknown -p isoformer-model -p isoformer-pipeline
 echo "wasm32 check: isoformer-model and isoformer-pipeline build for wasm32-unknown-unknown"

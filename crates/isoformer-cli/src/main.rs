@@ -6,10 +6,12 @@
 mod compare;
 mod convert;
 mod eval;
+mod merge;
 mod plot;
 mod predict;
 mod prepare;
 mod progress;
+mod provenance;
 mod quantize;
 mod score_variants;
 mod split;
@@ -115,6 +117,9 @@ enum Command {
     /// Score VCF variants on every isoform they touch, through DNA, RNA and protein: Δ per output.
     #[command(after_help = score_variants::HELP)]
     ScoreVariants(score_variants::ScoreVariantsArgs),
+    /// Put shard outputs (`--shard K/N`) of one run back together, byte for byte the unsharded output.
+    #[command(after_help = merge::HELP)]
+    Merge(merge::MergeArgs),
 }
 
 #[derive(clap::Args)]
@@ -171,6 +176,14 @@ pub struct PredictArgs {
     /// size, drawn with an embedded font).
     #[arg(long, value_name = "HEATMAP.svg|png")]
     pub plot: Option<PathBuf>,
+    /// Only shard K of N (1-based) of the input: transcripts split into N parts by DNA window
+    /// (one Enformer pass per window still), parts balanced by windows; `isoformer merge` puts
+    /// the parts back in input order, byte for byte the unsharded output. An input that
+    /// `prepare --shard` made is a shard already (its INPUT.json says which): no --shard then.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub provenance: provenance::ProvenanceArgs,
 }
 
 /// burn's device threads catch their own panics (a wgpu validation error, an allocation over the
@@ -221,6 +234,7 @@ fn main() -> ExitCode {
         Command::Split(args) => split::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::ScoreVariants(args) => score_variants::run(&args),
+        Command::Merge(args) => merge::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

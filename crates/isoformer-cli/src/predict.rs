@@ -1,7 +1,7 @@
 //! `isoformer predict`: a thin adapter over isoformer-pipeline's [`Job`], which the page runs
 //! too: files in, the job's batches run with a progress bar, the table, plot and embeddings out.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -12,8 +12,9 @@ use isoformer_io::{Outputs, open_input};
 use isoformer_model::model::Encoded;
 use isoformer_model::{Output, Predictor};
 use isoformer_pipeline::device_failure::DeviceFailure;
-use isoformer_pipeline::input::{Records, Source, read_fasta_triplet, read_tsv};
+use isoformer_pipeline::input::{InputError, Records, Source, read_fasta_triplet, read_tsv};
 use isoformer_pipeline::job::Job;
+use isoformer_pipeline::provenance::PARQUET_KEY as PROVENANCE_KEY;
 use isoformer_pipeline::table::PredictionTable;
 
 use crate::plot::{PlotFormat, heatmap};
@@ -94,16 +95,30 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// `predict`'s records: the TSV of `--input` (standard input by default), or the FASTA triplet.
-fn read_records(args: &PredictArgs) -> Result<Records> {
+/// `predict`'s records: the TSV of `--input` (standard input by default), or the FASTA triplet;
+/// with the TSV's content (decompressed), for provenance.
+fn read_records(args: &PredictArgs) -> Result<(Records, Option<Vec<u8>>)> {
     let source = |path: &Path| -> Result<_> { Ok(Source::new(path, open_input(path)?)) };
     Ok(match (&args.dna, &args.rna, &args.protein) {
         (Some(dna), Some(rna), Some(protein)) => {
             let stdin = [dna, rna, protein].iter().filter(|p| p.as_os_str() == "-").count();
             anyhow::ensure!(stdin <= 1, "at most one of --dna, --rna, --protein can be `-` (standard input)");
-            read_fasta_triplet(source(dna)?, source(rna)?, source(protein)?)?
+            (read_fasta_triplet(source(dna)?, source(rna)?, source(protein)?)?, None)
         }
-        _ => read_tsv(source(args.input.as_deref().unwrap_or(Path::new("-")))?)?,
+        _ => {
+            let path = args.input.as_deref().unwrap_or(Path::new("-"));
+            let mut text = Vec::new();
+            open_input(path)?.read_to_end(&mut text).with_context(|| format!("{}: cannot read", isoformer_io::shown(path).display()))?;
+            let records = match read_tsv(Source::new(path, text.as_slice())) {
+                // An empty shard of a `prepare --shard` run (more shards than windows) is empty here too.
+                Err(InputError::NoRows { .. }) if crate::provenance::is_empty_shard(path)? => {
+                    let header = text.split(|&b| b == b'\n').next().unwrap_or_default();
+                    Records { records: Vec::new(), has_gene: header.split(|&b| b == b'\t').any(|c| c == b"gene_id") }
+                }
+                r => r?,
+            };
+            (records, Some(text))
+        }
     })
 }
 
@@ -163,6 +178,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         outputs.input(input)?;
     }
     let output = outputs.file(&args.output)?;
+    // A TSV's provenance sidecar (`OUT.json`; Parquet keeps it in its metadata).
+    let side = (format == FormatArg::Tsv && args.output.as_os_str() != "-").then(|| outputs.file(&crate::provenance::sidecar(&args.output))).transpose()?;
     let plot_out = args.plot.as_deref().map(|p| outputs.file(p)).transpose()?;
     let dump_out = args.dump_embeddings.as_deref().map(|p| outputs.file(p)).transpose()?;
 
@@ -171,7 +188,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
     set_compute(args.compute, args.device, &predictor, &args.model)?;
-    let mut job = Job::new(&predictor, read_records(args)?, args.batch_size)?;
+    let (records, text) = read_records(args)?;
+    let (records, provenance) = crate::provenance::predict(args, records, text.as_deref())?;
+    let mut job = Job::new(&predictor, records, args.batch_size)?;
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     run_job(&mut job, args.quiet, |batch, out| if dump_out.is_some() { collect_dump(&mut dump, batch, out) } else { Ok(()) })?;
     let table = job.finish()?;
@@ -179,11 +198,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     // Everything is rendered before anything is moved into place.
     let bytes = match format {
         FormatArg::Tsv => table.to_tsv().into_bytes(),
-        FormatArg::Parquet => table.to_parquet().context("writing Parquet")?,
+        FormatArg::Parquet => table.to_parquet_with(&[(PROVENANCE_KEY, provenance.to_json_line())]).context("writing Parquet")?,
     };
     let plot = plot_format.map(|f| heatmap(f, &table)).transpose()?;
     let dump = dump_out.as_ref().map(|_| serialize_dump(dump)).transpose()?;
     outputs.write_all(output, &bytes)?;
+    if let Some(side) = side {
+        outputs.write_all(side, crate::provenance::sidecar_json(&provenance, table.rows.len(), crate::provenance::sha256_hex(&bytes)).as_bytes())?;
+    }
     if let (Some(out), Some(image)) = (plot_out, plot) {
         outputs.write_all(out, &image)?;
     }

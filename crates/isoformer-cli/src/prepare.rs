@@ -13,6 +13,10 @@ use isoformer_model::IsoformerConfig;
 
 use isoformer_io::Outputs;
 use isoformer_pipeline::prepared;
+use isoformer_pipeline::provenance::{Provenance, ShardRecord};
+use isoformer_pipeline::shard::{self, Shard};
+
+use crate::provenance::{Hashing, ProvenanceArgs, file_id, sidecar, sidecar_json};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["genes", "transcripts", "all"])))]
@@ -51,6 +55,14 @@ pub struct PrepareArgs {
     /// worth can be gigabytes): on a failure the stream stops early and the exit status is 1.
     #[arg(short, long, default_value = "-")]
     pub output: PathBuf,
+    /// Only shard K of N (1-based): the selected transcripts split into N parts by DNA window
+    /// (chromosome, strand, TSS), every window's transcripts in one part, parts balanced by
+    /// windows. `isoformer predict` on each part, then `isoformer merge`, gives the unsharded
+    /// result. The shard and its rows are recorded in OUTPUT.json.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
 }
 
 pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.fa --annotation examples/genes.gtf --all \\\n      --model models/tiny --window 80 -o examples.tsv\n\n\
@@ -65,7 +77,11 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer prepare --genome examples/genome.f
     cds_internal_stop (no protein).\n\n\
     GENOME ACCESS: uncompressed FASTA needs GENOME.fai (samtools faidx); bgzip FASTA with .fai and .gzi \
     is read by random access too; a plain gzip FASTA is read whole into memory first (slower to start, \
-    and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).";
+    and the genome's size in RAM: bgzip it with `bgzip -i` and index it with `samtools faidx`).\n\n\
+    PROVENANCE: a file output gets OUTPUT.json beside it: the isoformer version, the genome's, \
+    annotation's (and --model's config.json) sha256, the parameters, the shard and the output's own \
+    sha256; `isoformer predict` reads it and carries it forward. Genome-wide on a cluster, one shard \
+    per job: `isoformer prepare ... --all --shard 3/40 -o prepared.3.tsv.gz` (see workflow/).";
 
 /// The largest `--window`: 170 times the official model's 196,608 bases, far below what a row
 /// of the output could not hold.
@@ -150,6 +166,8 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         outputs.input_dir(model, &isoformer_pipeline::model_dir::FILES)?;
     }
     let out = outputs.file(&args.output)?;
+    // The provenance sidecar (`OUT.json`), committed with the output.
+    let side = (args.output.as_os_str() != "-").then(|| outputs.file(&sidecar(&args.output))).transpose()?;
     let limits = limits(args)?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,
@@ -160,9 +178,11 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     let ann_path = &annotation.path;
 
     let selected = select(args, &annotation)?;
+    let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
 
-    prepared::write_header(outputs.writer(out))?;
-    let mut flagged = 0usize;
+    // Every transcript and its genome sequence first: the shard is cut by window (sequence,
+    // strand, TSS), and a sequence missing from the genome fails before any output.
+    let mut picked = Vec::with_capacity(selected.len());
     for &i in &selected {
         let rec = &annotation.transcripts[i];
         let t = Transcript::from_record(ann_path, rec)?;
@@ -179,21 +199,65 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
                 if names.len() > 5 { ", ..." } else { "" }
             );
         };
-        let p = prepare(&mut genome, &seq, ann_path, &t, limits)?;
+        picked.push((t, seq));
+    }
+    let rows: Vec<usize> = match shard {
+        Some(s) => shard::rows(&picked.iter().map(|(t, seq)| (seq.as_str(), t.strand.symbol(), t.tss())).collect::<Vec<_>>(), s),
+        None => (0..picked.len()).collect(),
+    };
+    let provenance = provenance(args, &limits, shard.map(|s| ShardRecord::new(s, &rows, picked.len())))?;
+
+    let mut w = Hashing::new(outputs.writer(out));
+    prepared::write_header(&mut w)?;
+    let mut flagged = 0usize;
+    for &r in &rows {
+        let (t, seq) = &picked[r];
+        let p = prepare(&mut genome, seq, ann_path, t, limits)?;
         if !p.flags.is_empty() {
             flagged += 1;
         }
-        prepared::write_row(outputs.writer(out), &t, &p)?;
+        prepared::write_row(&mut w, t, &p)?;
+    }
+    let sha256 = w.sha256();
+    if let Some(side) = side {
+        outputs.write_all(side, sidecar_json(&provenance, rows.len(), sha256).as_bytes())?;
     }
     outputs.commit()?;
     log::info!(
         "prepare: {} transcripts in {:.2} s ({} flagged), genome read {}",
-        selected.len(),
+        rows.len(),
         started.elapsed().as_secs_f64(),
         flagged,
         if genome.is_indexed() { "by random access" } else { "whole" }
     );
     Ok(())
+}
+
+/// What made this output: the genome, annotation (chromosome map, model config), the window and
+/// token limits and the selection.
+fn provenance(args: &PrepareArgs, limits: &Limits, shard: Option<ShardRecord>) -> Result<Provenance> {
+    let fast = args.provenance.fast_provenance;
+    let mut p = Provenance::new("prepare");
+    p.files.insert("genome".into(), file_id(&args.genome, fast)?);
+    p.files.insert("annotation".into(), file_id(&args.annotation, fast)?);
+    if let Some(map) = &args.chrom_map {
+        p.files.insert("chrom_map".into(), file_id(map, fast)?);
+    }
+    if let Some(dir) = &args.model {
+        p.files.insert("config.json".into(), file_id(&dir.join("config.json"), fast)?);
+    }
+    let selection = if args.all {
+        "all".to_string()
+    } else if args.genes.is_empty() {
+        format!("transcripts:{}", args.transcripts.join(","))
+    } else {
+        format!("genes:{}", args.genes.join(","))
+    };
+    for (k, v) in [("selection", selection), ("window", limits.window.to_string()), ("rna_tokens", limits.rna_tokens.to_string()), ("protein_tokens", limits.protein_tokens.to_string())] {
+        p.parameters.insert(k.to_string(), v);
+    }
+    p.shard = shard;
+    Ok(p)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use isoformer_pipeline::table::PredictionTable;
 use isoformer_pipeline::variants::{Scoring, VariantTable, dump_header};
 
 use crate::plot::PlotFormat;
-use crate::predict::{device, load_predictor, read_f32, set_threads};
+use crate::predict::{device, load_predictor, read_f32, set_compute, set_threads};
 use crate::{DeviceArg, FormatArg};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -84,6 +84,10 @@ pub struct ScoreVariantsArgs {
     /// CPU threads for the model (rayon's pool; default: all cores).
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
+    /// Matrix products in f32, or in int8 for a quantized model's int8 weights (CPU only; as
+    /// `predict --compute`).
+    #[arg(long, value_enum, default_value_t = crate::ComputeArg::F32)]
+    pub compute: crate::ComputeArg,
     /// No progress bar and no run summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -146,6 +150,7 @@ fn format(args: &ScoreVariantsArgs) -> Result<FormatArg> {
 
 pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let started = Instant::now();
+    anyhow::ensure!(args.compute == crate::ComputeArg::F32 || args.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     let format = format(args)?;
     set_threads(args.threads)?;
@@ -167,6 +172,7 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
 
     let device = device(args.device)?;
     let predictor = load_predictor(&args.model, &device)?;
+    set_compute(args.compute, args.device, &predictor, &args.model)?;
     let ref_mismatch = match args.ref_mismatch {
         RefMismatchArg::Error => RefMismatch::Error,
         RefMismatchArg::Skip => RefMismatch::Skip,

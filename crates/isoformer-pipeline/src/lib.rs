@@ -14,6 +14,8 @@ pub mod device_failure;
 pub mod input;
 pub mod job;
 pub mod prepared;
+pub mod provenance;
+pub mod shard;
 pub mod table;
 pub mod variants;
 

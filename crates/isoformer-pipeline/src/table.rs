@@ -85,7 +85,13 @@ impl PredictionTable {
     /// The Parquet file's bytes (see [`crate::table::parquet`]).
     #[cfg(feature = "parquet")]
     pub fn to_parquet(&self) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
-        parquet::write(self)
+        parquet::write(self, &[])
+    }
+
+    /// The Parquet file with key-value metadata (provenance: [`crate::provenance::PARQUET_KEY`]).
+    #[cfg(feature = "parquet")]
+    pub fn to_parquet_with(&self, metadata: &[(&str, String)]) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
+        parquet::write(self, metadata)
     }
 }
 
@@ -101,13 +107,14 @@ pub(crate) mod parquet {
     use parquet::basic::{LogicalType, Repetition, Type as PhysicalType};
     use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int64Type};
     use parquet::errors::Result;
+    use parquet::file::metadata::KeyValue;
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::Type;
 
     use super::PredictionTable;
 
-    pub fn write(table: &PredictionTable) -> Result<Vec<u8>> {
+    pub fn write(table: &PredictionTable, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
         let mut columns = vec![
             Column::Text("transcript_id".into(), table.rows.iter().map(|r| r.transcript_id.as_str()).collect()),
             Column::Text("gene_id".into(), table.rows.iter().map(|r| r.gene_id.as_str()).collect()),
@@ -115,7 +122,7 @@ pub(crate) mod parquet {
         for (j, n) in table.outputs.iter().enumerate() {
             columns.push(Column::Float(n.clone(), table.rows.iter().map(|r| r.values[j]).collect()));
         }
-        write_columns("predictions", columns)
+        write_columns("predictions", columns, metadata)
     }
 
     /// One required column of a table written by [`write_columns`].
@@ -128,9 +135,10 @@ pub(crate) mod parquet {
         Float(String, Vec<f32>),
     }
 
-    /// Columns of equal length as one row group (the layout described above): the writer every
-    /// table of the pipeline goes through.
-    pub fn write_columns(schema: &str, columns: Vec<Column>) -> Result<Vec<u8>> {
+    /// Columns of equal length as one row group (the layout described above), with `metadata` as
+    /// the file's key-value metadata (the provenance): the writer every table of the pipeline
+    /// goes through.
+    pub fn write_columns(schema: &str, columns: Vec<Column>, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
         let mut fields = Vec::with_capacity(columns.len());
         for c in &columns {
             let field = match c {
@@ -144,7 +152,9 @@ pub(crate) mod parquet {
             fields.push(Arc::new(field));
         }
         let schema = Arc::new(Type::group_type_builder(schema).with_fields(fields).build()?);
-        let props = Arc::new(WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION"))).build());
+        let kv: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new(k.to_string(), v.clone())).collect();
+        let props = WriterProperties::builder().set_created_by(format!("isoformer {}", env!("CARGO_PKG_VERSION")));
+        let props = Arc::new(if kv.is_empty() { props } else { props.set_key_value_metadata(Some(kv)) }.build());
         let mut bytes = Vec::new();
         let mut writer = SerializedFileWriter::new(&mut bytes, schema, props)?;
         let mut group = writer.next_row_group()?;

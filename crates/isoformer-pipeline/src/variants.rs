@@ -113,7 +113,7 @@ impl VariantTable {
             let values = self.rows.iter().map(|r| if j < n { r.delta[j] } else { r.share_delta[j - n] }).collect();
             columns.push(Column::Float(name.clone(), values));
         }
-        write_columns("variant_scores", columns)
+        write_columns("variant_scores", columns, &[])
     }
 }
 
