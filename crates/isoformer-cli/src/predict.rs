@@ -179,7 +179,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     let output = outputs.file(&args.output)?;
     // A TSV's provenance sidecar (`OUT.json`; Parquet keeps it in its metadata).
-    let side = (format == FormatArg::Tsv && args.output.as_os_str() != "-").then(|| outputs.file(&crate::provenance::sidecar(&args.output))).transpose()?;
+    let side = crate::provenance::sidecar_for(&args.output).filter(|_| format == FormatArg::Tsv).map(|p| outputs.file(&p)).transpose()?;
     let plot_out = args.plot.as_deref().map(|p| outputs.file(p)).transpose()?;
     let dump_out = args.dump_embeddings.as_deref().map(|p| outputs.file(p)).transpose()?;
 

@@ -16,7 +16,7 @@ use isoformer_pipeline::prepared;
 use isoformer_pipeline::provenance::{Provenance, ShardRecord};
 use isoformer_pipeline::shard::{self, Shard};
 
-use crate::provenance::{Hashing, ProvenanceArgs, file_id, sidecar, sidecar_json};
+use crate::provenance::{Hashing, ProvenanceArgs, file_id, sidecar_for, sidecar_json};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["genes", "transcripts", "all"])))]
@@ -167,7 +167,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     }
     let out = outputs.file(&args.output)?;
     // The provenance sidecar (`OUT.json`), committed with the output.
-    let side = (args.output.as_os_str() != "-").then(|| outputs.file(&sidecar(&args.output))).transpose()?;
+    let side = sidecar_for(&args.output).map(|p| outputs.file(&p)).transpose()?;
     let limits = limits(args)?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,

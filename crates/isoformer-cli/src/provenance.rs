@@ -86,10 +86,18 @@ pub fn is_empty_shard(input: &Path) -> Result<bool> {
 
 /// Write `p`, with the output's identity, as `OUT.json` (atomically); nothing for standard output.
 pub fn write_sidecar(output: &Path, p: &Provenance, rows: usize, sha256: String) -> Result<()> {
-    if output.as_os_str() == "-" {
-        return Ok(());
+    match sidecar_for(output) {
+        Some(path) => Ok(isoformer_io::write_output(&path, sidecar_json(p, rows, sha256).as_bytes())?),
+        None => Ok(()),
     }
-    Ok(isoformer_io::write_output(&sidecar(output), sidecar_json(p, rows, sha256).as_bytes())?)
+}
+
+/// Where `output`'s sidecar goes: none for standard output (`-`) or an output that exists and is
+/// not a regular file (a device, a FIFO, a `/proc/self/fd` link to a pipe: written in place,
+/// with nothing beside it).
+pub fn sidecar_for(output: &Path) -> Option<PathBuf> {
+    let special = output.as_os_str() == "-" || std::fs::metadata(output).is_ok_and(|m| !m.is_file());
+    (!special).then(|| sidecar(output))
 }
 
 /// The sidecar's text: `p` with the output's row count and sha256 (for a command that claims
