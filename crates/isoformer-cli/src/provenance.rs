@@ -147,13 +147,6 @@ pub fn predict(args: &crate::PredictArgs, mut records: Records, text: Option<&[u
     add_model(&mut p, &args.model, fast)?;
     p.parameters.insert("compute".into(), if args.compute == ComputeArg::Int8 { "int8" } else { "f32" }.into());
     p.parameters.insert("device".into(), if args.device == DeviceArg::Gpu { "gpu" } else { "cpu" }.into());
-    // int8 activations are quantized per batch, so there the batch changes the values (see README).
-    if args.compute == ComputeArg::Int8 {
-        p.parameters.insert("batch_size".into(), args.batch_size.to_string());
-        if args.batch_size > 1 && shard.is_some() {
-            log::warn!("--compute int8 with --batch-size {} > 1: values depend on the batches, so shards merged will not be byte for byte the unsharded run (--batch-size 1 is)", args.batch_size);
-        }
-    }
     let input = args.input.as_deref().unwrap_or(Path::new("-"));
     let upstream = if text.is_some() { read_sidecar(input)? } else { None };
     match (upstream, text) {
