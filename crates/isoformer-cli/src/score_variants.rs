@@ -11,7 +11,7 @@ use isoformer_bio::annotation::Annotation;
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::Transcript;
 use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, check_contigs, read_vcf};
-use isoformer_io::{AtomicOutput, open_input};
+use isoformer_io::{Outputs, open_input};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::job::Job;
 use isoformer_pipeline::table::PredictionTable;
@@ -166,9 +166,19 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let vcf = read_vcf(&args.vcf, open_input(&args.vcf)?)?;
     check_contigs(&vcf, &genome, &chrom_map)?;
 
-    // Outputs claimed before the model runs; a failure removes them.
-    let output = AtomicOutput::create(&args.output)?;
-    let mut dump = args.dump_inputs.as_deref().map(AtomicOutput::create).transpose()?;
+    // Outputs claimed before the model runs (checked against each other and the inputs),
+    // committed together at the end; a failure removes them (the output contract: README).
+    let mut outputs = Outputs::new();
+    outputs.input_dir(&args.model, &isoformer_pipeline::model_dir::FILES)?;
+    let index = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", args.genome.display()));
+    for input in [Some(&args.genome), Some(&index(".fai")), Some(&index(".gzi")), Some(&args.annotation), Some(&args.vcf), args.chrom_map.as_ref()].into_iter().flatten() {
+        outputs.input(input)?;
+    }
+    let output = outputs.file(&args.output)?;
+    let dump = args.dump_inputs.as_deref().map(|p| outputs.file(p)).transpose()?;
+    if let Some(dir) = &args.plot {
+        outputs.create_dir(dir)?;
+    }
 
     let device = device(args.device)?;
     let predictor = load_predictor(&args.model, &device)?;
@@ -179,8 +189,8 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     };
     let mut planner = Planner::new(&genome, &chrom_map, &annotation.path, transcripts, PlanOptions { limits, ref_mismatch });
     let mut scoring = Scoring::new(predictor.output_names(), &planner);
-    if let Some(d) = dump.as_mut() {
-        d.writer().write_all(dump_header().as_bytes())?;
+    if let Some(d) = dump {
+        outputs.writer(d).write_all(dump_header().as_bytes())?;
     }
 
     let n = vcf.variants.len();
@@ -196,8 +206,8 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
         })?;
         pairs += chunk.pairs();
         runs += chunk.records.records.len();
-        if let Some(d) = dump.as_mut() {
-            d.writer().write_all(chunk.dump_rows(&planner, &vcf.variants).as_bytes())?;
+        if let Some(d) = dump {
+            outputs.writer(d).write_all(chunk.dump_rows(&planner, &vcf.variants).as_bytes())?;
         }
         let table = if chunk.records.records.is_empty() {
             PredictionTable { outputs: predictor.output_names(), has_gene: true, rows: Vec::new() }
@@ -229,16 +239,14 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
         FormatArg::Parquet => table.to_parquet().context("writing Parquet")?,
     };
     let plots = args.plot.as_ref().map(|_| plots(&table)).transpose()?;
-    output.write_all_and_finish(&bytes)?;
-    if let Some(d) = dump {
-        d.finish()?;
-    }
+    outputs.write_all(output, &bytes)?;
     if let (Some(dir), Some(plots)) = (&args.plot, plots) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the plot folder", dir.display()))?;
         for (name, bytes) in plots {
-            isoformer_io::write_output(&dir.join(name), &bytes)?;
+            let id = outputs.file(&dir.join(name))?;
+            outputs.write_all(id, &bytes)?;
         }
     }
+    outputs.commit()?;
     if !args.quiet {
         let seconds = started.elapsed().as_secs_f64();
         for (k, line) in isoformer_pipeline::variants::summary(&vcf, &planner, pairs, runs, share).into_iter().enumerate() {
