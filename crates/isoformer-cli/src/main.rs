@@ -122,6 +122,24 @@ enum Command {
     Merge(merge::MergeArgs),
 }
 
+/// How the model runs: the flags `predict` and `score-variants` share.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Where to run the model.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Model inputs per forward pass (a transcript, or a variant's reference or alternate
+    /// inputs; inputs with the same DNA length are batched together).
+    #[arg(short, long, default_value_t = isoformer_pipeline::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// CPU threads for the model (rayon's pool; default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// Matrix products in f32, or in int8 for a quantized model's int8 weights (CPU only).
+    #[arg(long, value_enum, default_value_t = ComputeArg::F32)]
+    pub compute: ComputeArg,
+}
+
 #[derive(clap::Args)]
 pub struct PredictArgs {
     /// Model directory (config.json, model.safetensors, the three vocab files).
@@ -156,18 +174,8 @@ pub struct PredictArgs {
     /// Also write every transcript's embeddings and tokens to this safetensors file.
     #[arg(long, value_name = "DUMP.safetensors")]
     pub dump_embeddings: Option<PathBuf>,
-    /// Where to run the model.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    pub device: DeviceArg,
-    /// Transcripts per forward pass (transcripts with the same DNA length are batched together).
-    #[arg(short, long, default_value_t = isoformer_pipeline::DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
-    /// CPU threads for the model (rayon's pool; default: all cores).
-    #[arg(short = 'j', long)]
-    pub threads: Option<usize>,
-    /// Matrix products in f32, or in int8 for a quantized model's int8 weights (CPU only).
-    #[arg(long, value_enum, default_value_t = ComputeArg::F32)]
-    pub compute: ComputeArg,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// No progress bar (it is drawn on stderr only when stderr is a terminal anyway).
     #[arg(short, long)]
     pub quiet: bool,

@@ -164,11 +164,11 @@ fn output_format(args: &PredictArgs) -> Result<FormatArg> {
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
-    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    anyhow::ensure!(args.run.batch_size >= 1, "--batch-size must be at least 1");
     let plot_format = args.plot.as_deref().map(PlotFormat::of).transpose()?;
     let format = output_format(args)?;
-    set_threads(args.threads)?;
-    anyhow::ensure!(args.compute == ComputeArg::F32 || args.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
+    set_threads(args.run.threads)?;
+    anyhow::ensure!(args.run.compute == ComputeArg::F32 || args.run.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
     // Every output is claimed before the model runs, so that an unwritable path (or one given
     // twice, or an input) fails now rather than after the work; each stays a temporary file
     // (standard output: nothing) until all the results are ready, and a failure removes them.
@@ -183,14 +183,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let plot_out = args.plot.as_deref().map(|p| outputs.file(p)).transpose()?;
     let dump_out = args.dump_embeddings.as_deref().map(|p| outputs.file(p)).transpose()?;
 
-    let device = device(args.device)?;
+    let device = device(args.run.device)?;
     let t0 = Instant::now();
     let predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
-    set_compute(args.compute, args.device, &predictor, &args.model)?;
+    set_compute(args.run.compute, args.run.device, &predictor, &args.model)?;
     let (records, text) = read_records(args)?;
     let (records, provenance) = crate::provenance::predict(args, records, text.as_deref())?;
-    let mut job = Job::new(&predictor, records, args.batch_size)?;
+    let mut job = Job::new(&predictor, records, args.run.batch_size)?;
     let mut dump: Vec<(String, Vec<usize>, DumpData)> = Vec::new();
     run_job(&mut job, args.quiet, |batch, out| if dump_out.is_some() { collect_dump(&mut dump, batch, out) } else { Ok(()) })?;
     let table = job.finish()?;

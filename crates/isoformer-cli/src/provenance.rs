@@ -145,8 +145,8 @@ pub fn predict(args: &crate::PredictArgs, mut records: Records, text: Option<&[u
     let fast = args.provenance.fast_provenance;
     let mut p = Provenance::new("predict");
     add_model(&mut p, &args.model, fast)?;
-    p.parameters.insert("compute".into(), if args.compute == ComputeArg::Int8 { "int8" } else { "f32" }.into());
-    p.parameters.insert("device".into(), if args.device == DeviceArg::Gpu { "gpu" } else { "cpu" }.into());
+    p.parameters.insert("compute".into(), if args.run.compute == ComputeArg::Int8 { "int8" } else { "f32" }.into());
+    p.parameters.insert("device".into(), if args.run.device == DeviceArg::Gpu { "gpu" } else { "cpu" }.into());
     let input = args.input.as_deref().unwrap_or(Path::new("-"));
     let upstream = if text.is_some() { read_sidecar(input)? } else { None };
     match (upstream, text) {

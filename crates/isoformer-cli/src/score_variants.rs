@@ -75,19 +75,8 @@ pub struct ScoreVariantsArgs {
     /// (`N_CHROM_POS_REF_ALT.svg` and `.png`).
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// Where to run the model.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    pub device: DeviceArg,
-    /// Inputs per forward pass (as `predict`).
-    #[arg(short, long, default_value_t = isoformer_pipeline::DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
-    /// CPU threads for the model (rayon's pool; default: all cores).
-    #[arg(short = 'j', long)]
-    pub threads: Option<usize>,
-    /// Matrix products in f32, or in int8 for a quantized model's int8 weights (CPU only; as
-    /// `predict --compute`).
-    #[arg(long, value_enum, default_value_t = crate::ComputeArg::F32)]
-    pub compute: crate::ComputeArg,
+    #[command(flatten)]
+    pub run: crate::RunArgs,
     /// No progress bar and no run summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -150,10 +139,10 @@ fn format(args: &ScoreVariantsArgs) -> Result<FormatArg> {
 
 pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let started = Instant::now();
-    anyhow::ensure!(args.compute == crate::ComputeArg::F32 || args.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
-    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    anyhow::ensure!(args.run.compute == crate::ComputeArg::F32 || args.run.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
+    anyhow::ensure!(args.run.batch_size >= 1, "--batch-size must be at least 1");
     let format = format(args)?;
-    set_threads(args.threads)?;
+    set_threads(args.run.threads)?;
     let limits = crate::prepare::window_limits(args.window, Some(&args.model))?;
     let chrom_map = match &args.chrom_map {
         Some(p) => ChromMap::read(p)?,
@@ -180,9 +169,9 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
         outputs.create_dir(dir)?;
     }
 
-    let device = device(args.device)?;
+    let device = device(args.run.device)?;
     let predictor = load_predictor(&args.model, &device)?;
-    set_compute(args.compute, args.device, &predictor, &args.model)?;
+    set_compute(args.run.compute, args.run.device, &predictor, &args.model)?;
     let ref_mismatch = match args.ref_mismatch {
         RefMismatchArg::Error => RefMismatch::Error,
         RefMismatchArg::Skip => RefMismatch::Skip,
@@ -212,7 +201,7 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
         let table = if chunk.records.records.is_empty() {
             PredictionTable { outputs: predictor.output_names(), has_gene: true, rows: Vec::new() }
         } else {
-            let mut job = Job::new(&predictor, chunk.records.clone(), args.batch_size)?;
+            let mut job = Job::new(&predictor, chunk.records.clone(), args.run.batch_size)?;
             let batches = job.batches();
             for b in 0..batches {
                 let out = job.forward(b);
