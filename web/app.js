@@ -243,13 +243,7 @@ $("score-variants").addEventListener("click", () => {
 });
 
 $("variant-download").addEventListener("click", () => {
-  if (!state.variantResult) return;
-  const url = URL.createObjectURL(new Blob([state.variantResult.tsv], { type: "text/tab-separated-values" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = "variant_scores.tsv";
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  if (state.variantResult) downloadTsv(state.variantResult.tsv, "variant_scores.tsv");
 });
 
 // The table is the TSV the pipeline wrote (what `isoformer score-variants` writes).
@@ -314,14 +308,18 @@ function drawDeltaHeatmap(m) {
   ctx.fillText(`−${reach.toFixed(3)}`, lx + 18, top + 99);
 }
 
-$("download").addEventListener("click", () => {
-  if (!state.result) return;
-  const url = URL.createObjectURL(new Blob([state.result.tsv], { type: "text/tab-separated-values" }));
+// Save a TSV the pipeline wrote under `name` (nothing leaves the machine: a blob URL).
+function downloadTsv(text, name) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/tab-separated-values" }));
   const a = document.createElement("a");
   a.href = url;
-  a.download = "predictions.tsv";
+  a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+$("download").addEventListener("click", () => {
+  if (state.result) downloadTsv(state.result.tsv, "predictions.tsv");
 });
 
 // The table is the TSV isoformer-pipeline wrote (the bytes `isoformer predict` writes and the

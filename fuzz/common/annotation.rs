@@ -7,16 +7,8 @@ use isoformer_bio::annotation::{Annotation, Format, gff3_attributes, gtf_attribu
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::{Limits, Transcript, prepare};
 
+use crate::genome::GENOME;
 use crate::lines;
-
-/// chr1: 300 bases, chr2: 40 (with IUPAC letters), so windows run off both ends.
-const GENOME: &[u8] = b">chr1 test\n\
-ACGTACGGTTAGCATGCCATTAGGACCATGGCAAATTTGGGCCCATGATAGCTAGCTAGGATCCAATGCAAGTCGATGCATGCTAGCAAT\n\
-GGCATTACGATCGATCGGATCGATTAGCTAGGCATGCATCGATCGGGATTAGACGATCGATGCTAGCTAGCATCGATCGATGACTGATCA\n\
-ATGAAACCCGGGTTTTAGCATGCTAGCTAGCTAGGGATCGATCGATCGATTTAGCTAGCTAGCTAGCGGATCGATCGATCGATCGATCGA\n\
-TGACTAGCATCGATCGATCGATGCTAGCTAGCTAG\n\
->chr2\n\
-ACGTNNRYKMSWBDHVACGTACGTATGCATGCATGTAAGC\n";
 
 pub fn run(data: &[u8], path: &str, format: Format) {
     // The attribute column's parser on every field, whatever column it came from.

@@ -4,6 +4,8 @@
 
 #[path = "../common/annotation.rs"]
 mod annotation;
+#[path = "../common/genome.rs"]
+mod genome;
 #[path = "../common/lines.rs"]
 mod lines;
 

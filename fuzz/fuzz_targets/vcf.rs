@@ -4,6 +4,8 @@
 //! alternate window has the window's length; RNA and protein stay within the token limits.
 #![no_main]
 
+#[path = "../common/genome.rs"]
+mod genome;
 #[path = "../common/lines.rs"]
 mod lines;
 
@@ -15,14 +17,7 @@ use isoformer_bio::transcript::{Limits, Transcript};
 use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, read_vcf};
 use libfuzzer_sys::fuzz_target;
 
-/// chr1: 300 bases, chr2: 40 (with IUPAC letters), as the annotation targets' genome.
-const GENOME: &[u8] = b">chr1 test\n\
-ACGTACGGTTAGCATGCCATTAGGACCATGGCAAATTTGGGCCCATGATAGCTAGCTAGGATCCAATGCAAGTCGATGCATGCTAGCAAT\n\
-GGCATTACGATCGATCGGATCGATTAGCTAGGCATGCATCGATCGGGATTAGACGATCGATGCTAGCTAGCATCGATCGATGACTGATCA\n\
-ATGAAACCCGGGTTTTAGCATGCTAGCTAGCTAGGGATCGATCGATCGATTTAGCTAGCTAGCTAGCGGATCGATCGATCGATCGATCGA\n\
-TGACTAGCATCGATCGATCGATGCTAGCTAGCTAG\n\
->chr2\n\
-ACGTNNRYKMSWBDHVACGTACGTATGCATGCATGTAAGC\n";
+use genome::GENOME;
 
 /// Coding and non-coding transcripts on both strands of chr1, and one on chr2.
 const GTF: &[u8] = b"chr1\tt\texon\t10\t60\t.\t+\t.\tgene_id \"G1\"; transcript_id \"T1\";\n\
