@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Snakemake workflow (workflow/) on the bundled examples with the demo model and 3 shards:
-# the merged predictions must equal one unsharded `prepare` + `predict` byte for byte; then a
+# the merged predictions must equal one unsharded `prepare` + `predict` byte for byte, and the
+# merged scores of examples/variants.vcf one unsharded `score-variants`; then a
 # run killed after its first predict shard finished is rerun, and only the other shards may run.
 # Snakemake (8 or newer) is installed from PyPI into a virtual environment outside the clone
 # (ISOFORMER_SNAKEMAKE_VENV, default ~/.cache/isoformer/snakemake-venv), once; without a network
@@ -40,13 +41,15 @@ run() {  # run RESULTS ISOFORMER [snakemake options...]
 # The unsharded run, by hand.
 "$bin" prepare --genome examples/genome.fa.gz --annotation examples/genes.gtf --all --model models/demo --window 1024 -o "$work/prepared.tsv"
 "$bin" predict --model models/demo --input "$work/prepared.tsv" -o "$work/unsharded.tsv" --quiet
+"$bin" score-variants --model models/demo --genome examples/genome.fa.gz --annotation examples/genes.gtf --vcf examples/variants.vcf --window 1024 -o "$work/unsharded-variants.tsv" --quiet
 
-# 1. The workflow, 3 shards.
-run "$work/a" "$bin" > "$work/a.log" 2>&1 || { cat "$work/a.log" >&2; exit 1; }
+# 1. The workflow, 3 shards, with the bundled VCF.
+run "$work/a" "$bin" vcf="$root/examples/variants.vcf" > "$work/a.log" 2>&1 || { cat "$work/a.log" >&2; exit 1; }
 cmp "$work/a/predictions.tsv" "$work/unsharded.tsv" || { echo "workflow test: the merged predictions differ from the unsharded run" >&2; exit 1; }
+cmp "$work/a/variants.tsv" "$work/unsharded-variants.tsv" || { echo "workflow test: the merged variant scores differ from the unsharded score-variants" >&2; exit 1; }
 for k in 1 2 3; do [ -s "$work/a/predictions/$k.tsv.json" ] || { echo "workflow test: shard $k has no provenance" >&2; exit 1; }; done
 [ -s "$work/a/summary.tsv" ] && [ -s "$work/a/heatmap.svg" ]
-echo "workflow test: 3 shards merged = the unsharded predict, byte for byte ($(( $(wc -l < "$work/unsharded.tsv") - 1 )) transcripts)"
+echo "workflow test: 3 shards merged = the unsharded predict and score-variants, byte for byte ($(( $(wc -l < "$work/unsharded.tsv") - 1 )) transcripts, $(( $(wc -l < "$work/unsharded-variants.tsv") - 1 )) variant-transcript pairs)"
 
 # 2. Kill and resume. A wrapper holds every predict but shard 1's until $work/hold goes away; the
 # run is killed (SIGKILL, the whole process group) once shard 1 is written and shards 2 and 3

@@ -273,7 +273,7 @@ fn bench(args: &Args) -> Result<()> {
     let t_load = Instant::now();
     let esm = |g: EsmGeometry, file: &str| load_part(&dir, file, &device, int8, |l| EsmEncoder::load(l, "", &g));
     let enformer = |g: EnformerGeometry| load_part(&dir, "enformer.safetensors", &device, int8, |l| Enformer::load(l, "", &g));
-    let work = match workload.as_str() {
+    let mut work = match workload.as_str() {
         "esm-1x512" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_1x512")?),
         "esm-8x256" => Work::Esm(esm(cfg.esm(), "esm.safetensors")?, inputs.ids("esm_8x256")?),
         "nt-1x2048" => Work::Esm(esm(cfg.nt(), "nt.safetensors")?, inputs.ids("nt_1x2048")?),
@@ -297,11 +297,22 @@ fn bench(args: &Args) -> Result<()> {
         other => bail!("unknown workload {other:?} ({})", WORKLOADS.join(", ")),
     };
     if int8 {
-        // The int8 forms found and packed now, as the CLI does after loading.
-        match &work {
-            Work::Esm(enc, _) => isoformer_model::kernels::cpu_int8::prepare(enc),
-            Work::Enformer(e) => isoformer_model::kernels::cpu_int8::prepare(e),
-            Work::Full(m, _, _) => isoformer_model::kernels::cpu_int8::prepare(m.as_ref()),
+        // The int8 forms found and packed now, and the f32 copies of those weights let go, as
+        // the CLI does after loading.
+        use isoformer_model::kernels::cpu_int8::{prepare, release};
+        work = match work {
+            Work::Esm(enc, ids) => {
+                prepare(&enc);
+                Work::Esm(release(enc), ids)
+            }
+            Work::Enformer(e) => {
+                prepare(&e);
+                Work::Enformer(release(e))
+            }
+            Work::Full(m, rna, protein) => {
+                prepare(m.as_ref());
+                Work::Full(Box::new(release(*m)), rna, protein)
+            }
         };
     }
     let load_s = t_load.elapsed().as_secs_f64();

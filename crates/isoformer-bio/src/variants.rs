@@ -382,6 +382,8 @@ pub struct Planner {
     index: HashMap<String, (Vec<(u64, u64, usize)>, u64)>,
     references: HashMap<usize, (Prepared, Vec<u8>)>,
     options: PlanOptions,
+    /// Per transcript, whether its pairs are scored (all but a shard's others: [`Planner::only`]).
+    scored: Vec<bool>,
     /// Alleles and pairs skipped so far.
     pub skipped: Skipped,
 }
@@ -406,7 +408,8 @@ impl Planner {
         for (list, _) in index.values_mut() {
             list.sort_unstable();
         }
-        Self { annotation: annotation.into(), transcripts, seqs, index, references: HashMap::new(), options, skipped: Skipped::default() }
+        let scored = vec![true; transcripts.len()];
+        Self { annotation: annotation.into(), transcripts, seqs, index, references: HashMap::new(), options, scored, skipped: Skipped::default() }
     }
 
     /// The annotation file the transcripts come from.
@@ -493,12 +496,29 @@ impl Planner {
         hits
     }
 
+    /// Score only the pairs of the transcripts where `scored` is true (one shard of a run;
+    /// every transcript by default). References of the others can still be asked for.
+    pub fn only(&mut self, scored: Vec<bool>) {
+        assert_eq!(scored.len(), self.transcripts.len(), "one flag per transcript");
+        self.scored = scored;
+    }
+
+    /// The transcripts variant `v` (checked onto `seq`) is scored against, in annotation order,
+    /// whether or not [`Planner::only`] leaves them out: [`Planner::pairs`]' transcripts without
+    /// building any input (a run's row numbers, cheaply). `tss_indel` pairs are left out, not
+    /// counted.
+    pub fn pair_transcripts(&self, seq: &str, v: &Variant) -> Vec<usize> {
+        let (s, e) = v.span();
+        self.overlapping(seq, s, e).into_iter().filter(|&i| !tss_indel(&self.transcripts[i], v)).collect()
+    }
+
     /// Every scored pair of variant `v` (number `index` for [`Pair::variant`]), checked by
     /// [`Planner::check`] onto genome sequence `seq`; `tss_indel` pairs are counted, not returned.
     pub fn pairs(&mut self, genome: &mut Genome, index: usize, seq: &str, v: &Variant) -> Result<Vec<Pair>, VariantError> {
         let (s, e) = v.span();
         let mut out = Vec::new();
-        for i in self.overlapping(seq, s, e) {
+        let scored: Vec<usize> = self.overlapping(seq, s, e).into_iter().filter(|&i| self.scored[i]).collect();
+        for i in scored {
             let length = genome.length(seq).expect("indexed on the genome");
             let limits = self.options.limits;
             let (reference, rna) = self.reference_parts(genome, i)?.clone();
@@ -604,6 +624,14 @@ fn cds_span(t: &Transcript, total: u64) -> (usize, usize) {
     ((start + t.cds_phase as u64) as usize, end as usize)
 }
 
+/// Whether `v` is an indel whose REF holds `t`'s TSS base (its alternate window has no defined
+/// centre: skipped as `tss_indel`).
+fn tss_indel(t: &Transcript, v: &Variant) -> bool {
+    let (s, e) = v.span();
+    let tss = t.tss();
+    s <= tss && tss < e && (e - s) != v.alt.len() as u64
+}
+
 /// The alternate inputs and consequence of variant `v` on transcript `t` (reference inputs
 /// `reference`, its uncropped RNA `rna`); `None` for a `tss_indel`.
 #[allow(clippy::too_many_arguments)]
@@ -613,7 +641,7 @@ fn alternate(genome: &mut Genome, seq: &str, length: u64, t: &Transcript, refere
     let (lr, la) = (e - s, alt.len() as u64);
     let delta = la as i64 - lr as i64;
     let tss = t.tss();
-    if s <= tss && tss < e && lr != la {
+    if tss_indel(t, v) {
         return Ok(None);
     }
     let tss_alt = if e <= tss { (tss as i64 + delta) as u64 } else { tss };
@@ -784,6 +812,27 @@ mod tests {
         let seq = planner.check(&mut genome, &ChromMap::default(), &v.variants[0]).unwrap().unwrap();
         let got = planner.pairs(&mut genome, 0, &seq, &v.variants[0]).unwrap();
         assert_eq!((got.len(), got[0].consequence, planner.skipped.tss_indel), (1, Consequence::ExonBoundary, 1));
+    }
+
+    #[test]
+    fn pair_transcripts_are_the_pairs_and_only_keeps_a_shards_transcripts() {
+        let (mut genome, mut planner) = setup(8);
+        // A SNV in both transcripts' windows, a deletion holding T1's TSS (T2 only), one in T2's
+        // exon 33-37 alone.
+        let v = vcf("chr1\t9\t.\tG\tA\t.\t.\t.\nchr1\t10\t.\tGC\tG\t.\t.\t.\nchr1\t35\t.\tC\tA\t.\t.\t.\n").unwrap();
+        let mut listed = Vec::new();
+        let mut built = Vec::new();
+        for (i, variant) in v.variants.iter().enumerate() {
+            let seq = planner.check(&mut genome, &ChromMap::default(), variant).unwrap().unwrap();
+            listed.push(planner.pair_transcripts(&seq, variant));
+            built.push(planner.pairs(&mut genome, i, &seq, variant).unwrap().iter().map(|p| p.transcript).collect::<Vec<_>>());
+        }
+        assert_eq!(listed, [vec![0, 1], vec![1], vec![1]]);
+        assert_eq!(built, listed);
+        planner.only(vec![false, true]);
+        let seq = planner.check(&mut genome, &ChromMap::default(), &v.variants[0]).unwrap().unwrap();
+        let shard: Vec<usize> = planner.pairs(&mut genome, 0, &seq, &v.variants[0]).unwrap().iter().map(|p| p.transcript).collect();
+        assert_eq!((shard, planner.pair_transcripts(&seq, &v.variants[0])), (vec![1], vec![0, 1]));
     }
 
     #[test]

@@ -92,8 +92,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let json_out = args.json.as_deref().map(|p| outputs.file(p)).transpose()?;
     let tsv_out = outputs.file(&args.output)?;
     let device = Device::flex();
-    let predictor = load_predictor(&args.model, &device)?;
-    set_compute(args.compute, crate::DeviceArg::Cpu, &predictor, &args.model)?;
+    let mut predictor = load_predictor(&args.model, &device)?;
+    set_compute(args.compute, crate::DeviceArg::Cpu, &mut predictor, &args.model)?;
     if let Some(original) = &args.against {
         return against(args, &predictor, &load_predictor(original, &device)?, outputs, tsv_out, json_out);
     }

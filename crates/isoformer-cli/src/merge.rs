@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail, ensure};
 use isoformer_io::{open_input, shown, write_output};
 use isoformer_pipeline::provenance::{PARQUET_KEY, Provenance};
 use isoformer_pipeline::shard::{ShardRows, merge_plan};
-use isoformer_pipeline::table::{PredictionRow, PredictionTable};
 
 use crate::provenance::{read_sidecar, sha256_hex, sidecar, write_sidecar};
 
@@ -20,14 +19,16 @@ pub struct MergeArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     /// Every shard of one run, in any order: TSVs (`predict --shard K/N`, `predict` on a
-    /// `prepare --shard` part, or `prepare --shard` parts themselves), each with its SHARD.json,
-    /// or Parquet files from `predict --shard` (provenance in their metadata).
+    /// `prepare --shard` part, `prepare --shard` parts themselves, `score-variants --shard K/N`),
+    /// each with its SHARD.json, or Parquet files from `predict --shard` or `score-variants
+    /// --shard` (provenance in their metadata).
     #[arg(required = true, value_name = "SHARD")]
     pub shards: Vec<PathBuf>,
 }
 
 pub const HELP: &str = "EXAMPLE:\n  for k in 1 2 3; do isoformer predict -m MODEL -i prepared.tsv --shard $k/3 -o pred.$k.tsv; done\n  \
-    isoformer merge -o predictions.tsv pred.1.tsv pred.2.tsv pred.3.tsv\n\n\
+    isoformer merge -o predictions.tsv pred.1.tsv pred.2.tsv pred.3.tsv\n  \
+    (the same for `isoformer score-variants --shard K/N` outputs)\n\n\
     The merged file is the unsharded run's output byte for byte (rows in its order, the same header), and \
     its OUTPUT.json is that run's provenance. Refused, with nothing written: shards of different runs \
     (another model, genome, annotation, parameter or isoformer version: the first differing field is named), \
@@ -108,41 +109,33 @@ fn merge_tsv(args: &MergeArgs) -> Result<()> {
 }
 
 fn merge_parquet(args: &MergeArgs) -> Result<()> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::record::RowAccessor;
+    use isoformer_pipeline::table::parquet::{Table, Values, read_columns, write_columns};
 
     let mut parts = Vec::new();
-    let mut tables: Vec<PredictionTable> = Vec::new();
+    let mut tables: Vec<Table> = Vec::new();
     for path in &args.shards {
         let name = shown(path).display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
-        let reader = SerializedFileReader::new(file).with_context(|| format!("{name}: not a Parquet file"))?;
-        let meta = reader.metadata().file_metadata();
-        let json = meta.key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == PARQUET_KEY)).and_then(|k| k.value.clone());
-        let json = json.with_context(|| format!("{name}: no `{PARQUET_KEY}` metadata (not written by isoformer predict)"))?;
+        let table = read_columns(file).with_context(|| format!("{name}: not a Parquet table isoformer writes"))?;
+        let json = table.metadata.iter().find(|(k, _)| k == PARQUET_KEY).and_then(|(_, v)| v.clone());
+        let json = json.with_context(|| format!("{name}: no `{PARQUET_KEY}` metadata (not written by isoformer predict or score-variants)"))?;
         let provenance = Provenance::from_json(&name, &json)?;
-        let schema = meta.schema_descr_ptr();
-        let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
-        ensure!(names.len() >= 2 && names[0] == "transcript_id" && names[1] == "gene_id", "{name}: not an isoformer prediction table (columns {names:?})");
-        let mut rows = Vec::new();
-        for row in reader.get_row_iter(None).with_context(|| format!("{name}: cannot read"))? {
-            let row = row.with_context(|| format!("{name}: cannot read"))?;
-            let text = |k: usize| row.get_string(k).map(String::clone).with_context(|| format!("{name}: column {} is not text", names[k]));
-            let values = (2..names.len()).map(|k| row.get_float(k).with_context(|| format!("{name}: column {} is not FLOAT", names[k]))).collect::<Result<Vec<f32>>>()?;
-            rows.push(PredictionRow { transcript_id: text(0)?, gene_id: text(1)?, values });
-        }
         let shard = shard_rows(&name, &provenance)?;
-        ensure!(shard.rows.len() == rows.len(), "{name}: {} rows, but its provenance lists {}", rows.len(), shard.rows.len());
+        ensure!(shard.rows.len() == table.rows, "{name}: {} rows, but its provenance lists {}", table.rows, shard.rows.len());
         parts.push(Part { name, provenance, rows: shard });
-        tables.push(PredictionTable { outputs: names[2..].to_vec(), has_gene: true, rows });
+        tables.push(table);
     }
     let order = plan(&parts)?;
     for (p, t) in parts.iter().zip(&tables) {
-        ensure!(t.outputs == tables[0].outputs, "{}: other columns than {}", p.name, parts[0].name);
+        ensure!(t.schema == tables[0].schema && t.layout() == tables[0].layout(), "{}: other columns than {}", p.name, parts[0].name);
     }
-    let rows = order.iter().map(|&(s, j)| tables[s].rows[j].clone()).collect();
-    let merged = PredictionTable { outputs: tables[0].outputs.clone(), has_gene: true, rows };
-    let bytes = merged.to_parquet_with(&[(PARQUET_KEY, parts[0].provenance.run().to_json_line())]).context("writing Parquet")?;
+    let columns = (0..tables[0].columns.len())
+        .map(|c| {
+            let parts: Vec<&Values> = tables.iter().map(|t| &t.columns[c].1).collect();
+            Values::gather(&tables[0].columns[c].0, &parts, &order)
+        })
+        .collect();
+    let bytes = write_columns(&tables[0].schema, columns, &[(PARQUET_KEY, parts[0].provenance.run().to_json_line())]).context("writing Parquet")?;
     write_output(&args.output, &bytes)?;
     Ok(())
 }

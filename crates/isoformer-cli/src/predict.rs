@@ -59,8 +59,9 @@ pub fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 }
 
 /// `--compute`: switches the int8 kernels on for the process (CPU only), and says when the
-/// model has no int8 weights for them.
-pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &Predictor, model_dir: &Path) -> Result<()> {
+/// model has no int8 weights for them. With int8 on, the packed weights' f32 copies are let go
+/// (the model then runs only through the int8 kernels).
+pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &mut Predictor, model_dir: &Path) -> Result<()> {
     if compute == ComputeArg::Int8 {
         anyhow::ensure!(device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
         if predictor.config.isoformer_quantization.as_deref() != Some(isoformer_model::quant::INT8_PER_CHANNEL) {
@@ -74,6 +75,7 @@ pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &Predictor
     if compute == ComputeArg::Int8 {
         let t = std::time::Instant::now();
         let n = isoformer_model::kernels::cpu_int8::prepare(&predictor.model);
+        predictor.model = isoformer_model::kernels::cpu_int8::release(predictor.model.clone());
         log::info!("int8 matrix products ({}): {n} int8 weights packed in {:.2?}", isoformer_model::kernels::cpu_int8::kernel_name(), t.elapsed());
     }
     Ok(())
@@ -185,9 +187,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
 
     let device = device(args.run.device)?;
     let t0 = Instant::now();
-    let predictor = load_predictor(&args.model, &device)?;
+    let mut predictor = load_predictor(&args.model, &device)?;
     log::info!("model loaded in {:.2?}", t0.elapsed());
-    set_compute(args.run.compute, args.run.device, &predictor, &args.model)?;
+    set_compute(args.run.compute, args.run.device, &mut predictor, &args.model)?;
     let (records, text) = read_records(args)?;
     let (records, provenance) = crate::provenance::predict(args, records, text.as_deref())?;
     let mut job = Job::new(&predictor, records, args.run.batch_size)?;

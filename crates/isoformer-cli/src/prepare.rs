@@ -233,6 +233,17 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     Ok(())
 }
 
+/// The transcript selection as provenance records it: `all`, `genes:A,B` or `transcripts:X,Y`.
+pub fn selection(all: bool, genes: &[String], transcripts: &[String]) -> String {
+    if all {
+        "all".to_string()
+    } else if genes.is_empty() {
+        format!("transcripts:{}", transcripts.join(","))
+    } else {
+        format!("genes:{}", genes.join(","))
+    }
+}
+
 /// What made this output: the genome, annotation (chromosome map, model config), the window and
 /// token limits and the selection.
 fn provenance(args: &PrepareArgs, limits: &Limits, shard: Option<ShardRecord>) -> Result<Provenance> {
@@ -246,14 +257,7 @@ fn provenance(args: &PrepareArgs, limits: &Limits, shard: Option<ShardRecord>) -
     if let Some(dir) = &args.model {
         p.files.insert("config.json".into(), file_id(&dir.join("config.json"), fast)?);
     }
-    let selection = if args.all {
-        "all".to_string()
-    } else if args.genes.is_empty() {
-        format!("transcripts:{}", args.transcripts.join(","))
-    } else {
-        format!("genes:{}", args.genes.join(","))
-    };
-    for (k, v) in [("selection", selection), ("window", limits.window.to_string()), ("rna_tokens", limits.rna_tokens.to_string()), ("protein_tokens", limits.protein_tokens.to_string())] {
+    for (k, v) in [("selection", selection(args.all, &args.genes, &args.transcripts)), ("window", limits.window.to_string()), ("rna_tokens", limits.rna_tokens.to_string()), ("protein_tokens", limits.protein_tokens.to_string())] {
         p.parameters.insert(k.to_string(), v);
     }
     p.shard = shard;

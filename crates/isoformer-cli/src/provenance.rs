@@ -136,6 +136,49 @@ impl Write for Hashing<'_> {
     }
 }
 
+/// A reader that hashes what is consumed through it and counts the bytes (an input read once
+/// from standard input, identified by its content).
+pub struct HashingRead<R> {
+    inner: R,
+    hasher: Sha256,
+    pub bytes: u64,
+}
+
+impl<R: std::io::BufRead> HashingRead<R> {
+    pub fn new(inner: R) -> Self {
+        Self { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+
+    pub fn sha256(self) -> String {
+        hex(&self.hasher.finalize())
+    }
+}
+
+impl<R: std::io::BufRead> Read for HashingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for HashingRead<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        // The bytes being consumed are the front of the buffer `fill_buf` returned (still there:
+        // a filled buffer is not refilled).
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.hasher.update(&buf[..amt.min(buf.len())]);
+        }
+        self.bytes += amt as u64;
+        self.inner.consume(amt);
+    }
+}
+
 /// `predict`'s provenance, and its records cut to `--shard`: the model, the input (or the
 /// provenance that came with it in INPUT.json, checked against the input's content), the
 /// parameters that change values, the shard.

@@ -10,14 +10,17 @@ use anyhow::{Context, Result};
 use isoformer_bio::annotation::Annotation;
 use isoformer_bio::genome::{ChromMap, Genome};
 use isoformer_bio::transcript::Transcript;
-use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, check_contigs, read_vcf};
+use isoformer_bio::variants::{PlanOptions, Planner, RefMismatch, VariantError, Vcf, check_contigs, read_vcf};
 use isoformer_io::{Outputs, open_input};
 use isoformer_pipeline::device_failure::DeviceFailure;
 use isoformer_pipeline::job::Job;
+use isoformer_pipeline::provenance::{FileId, PARQUET_KEY, Provenance, ShardRecord};
+use isoformer_pipeline::shard::Shard;
 use isoformer_pipeline::table::PredictionTable;
 use isoformer_pipeline::variants::{Scoring, VariantTable, dump_header};
 
 use crate::plot::PlotFormat;
+use crate::provenance::HashingRead;
 use crate::predict::{device, load_predictor, read_f32, set_compute, set_threads};
 use crate::{DeviceArg, FormatArg};
 
@@ -77,6 +80,15 @@ pub struct ScoreVariantsArgs {
     pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub run: crate::RunArgs,
+    /// Only shard K of N (1-based): the selected transcripts split into N parts by DNA window,
+    /// the windows of one gene kept together (a variant's share_delta needs every isoform of
+    /// its gene), parts balanced by those groups; each part scores its transcripts' pairs.
+    /// `isoformer merge` puts the parts back in the unsharded order, byte for byte the unsharded
+    /// output. Every shard reads the whole VCF.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub provenance: crate::provenance::ProvenanceArgs,
     /// No progress bar and no run summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -118,6 +130,11 @@ pub const HELP: &str = "EXAMPLE:\n  isoformer score-variants --model models/demo
     chromosome's end, a contig the genome lacks (after chr1/1 reconciliation and --chrom-map), a ##contig whose length is not the genome's (another assembly), REF not matching \
     the genome (default), the same CHROM:POS:REF:ALT twice. The VCF need not be sorted; a header-only VCF gives \
     a header-only output.\n\n\
+    PROVENANCE AND SHARDS: a TSV output gets OUTPUT.json beside it (Parquet: in its metadata) naming the \
+    isoformer version, the model's weights, the genome, annotation and VCF by sha256 (--fast-provenance: size and \
+    modification time), the parameters and the shard. Genome-wide, one shard per job: `isoformer score-variants ... \
+    --shard 3/40 -o scores.3.tsv`, then `isoformer merge -o scores.tsv scores.*.tsv` (see workflow/). With --plot, \
+    a shard numbers its variants N within the shard.\n\n\
     SPEED: a transcript's reference is predicted once for all its variants; an alternate allele with the \
     reference's inputs is not run; alleles that change only the RNA or protein share the reference window's \
     Enformer pass (batched in chunks of variants).";
@@ -137,8 +154,70 @@ fn format(args: &ScoreVariantsArgs) -> Result<FormatArg> {
     Ok(format)
 }
 
+/// The message of a REF mismatch, with the option that skips such variants.
+fn hint(e: VariantError) -> anyhow::Error {
+    match e {
+        VariantError::RefMismatch { .. } => anyhow::anyhow!("{e}; --ref-mismatch skip skips such variants"),
+        e => e.into(),
+    }
+}
+
+/// What made the output (its shard is added once the rows are known).
+fn provenance(args: &ScoreVariantsArgs, vcf: Option<FileId>) -> Result<Provenance> {
+    use crate::provenance::{add_model, file_id};
+    let fast = args.provenance.fast_provenance;
+    let mut p = Provenance::new("score-variants");
+    add_model(&mut p, &args.model, fast)?;
+    p.files.insert("genome".into(), file_id(&args.genome, fast)?);
+    p.files.insert("annotation".into(), file_id(&args.annotation, fast)?);
+    if let Some(map) = &args.chrom_map {
+        p.files.insert("chrom_map".into(), file_id(map, fast)?);
+    }
+    p.files.insert("vcf".into(), match vcf {
+        Some(id) => id,
+        None => file_id(&args.vcf, fast)?,
+    });
+    let selection = crate::prepare::selection(args.genes.is_empty() && args.transcripts.is_empty(), &args.genes, &args.transcripts);
+    let ref_mismatch = if args.ref_mismatch == RefMismatchArg::Skip { "skip" } else { "error" };
+    let compute = if args.run.compute == crate::ComputeArg::Int8 { "int8" } else { "f32" };
+    let device = if args.run.device == DeviceArg::Gpu { "gpu" } else { "cpu" };
+    for (k, v) in [("selection", selection), ("window", args.window.to_string()), ("ref_mismatch", ref_mismatch.into()), ("compute", compute.into()), ("device", device.into())] {
+        p.parameters.insert(k.into(), v);
+    }
+    Ok(p)
+}
+
+/// `--shard`: score only the shard's transcripts (`planner.only`), and the unsharded run's row
+/// numbers of the rows it will write: every variant checked and its pairs listed (no input built),
+/// in the order the rows are written. The checks' skip counts are left to the scoring pass.
+fn cut_shard(shard: Shard, planner: &mut Planner, genome: &mut Genome, chrom_map: &ChromMap, vcf: &Vcf) -> Result<ShardRecord> {
+    let windows: Vec<(&str, char, u64)> = (0..planner.transcripts().len())
+        .map(|i| {
+            let t = &planner.transcripts()[i];
+            (planner.seq(i).unwrap_or(&t.seq), t.strand.symbol(), t.tss())
+        })
+        .collect();
+    let genes: Vec<&str> = planner.transcripts().iter().map(|t| t.gene_id.as_str()).collect();
+    let groups = isoformer_pipeline::shard::joined(&windows, &genes);
+    let scored: Vec<bool> = isoformer_pipeline::shard::assign(&groups, shard.count).into_iter().map(|s| s + 1 == shard.index).collect();
+    let (mut rows, mut total) = (Vec::new(), 0usize);
+    for v in &vcf.variants {
+        let Some(seq) = planner.check(genome, chrom_map, v).map_err(hint)? else { continue };
+        for i in planner.pair_transcripts(&seq, v) {
+            if scored[i] {
+                rows.push(total);
+            }
+            total += 1;
+        }
+    }
+    planner.skipped = Default::default();
+    planner.only(scored);
+    Ok(ShardRecord::new(shard, &rows, total))
+}
+
 pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let started = Instant::now();
+    let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
     anyhow::ensure!(args.run.compute == crate::ComputeArg::F32 || args.run.device == DeviceArg::Cpu, "--compute int8 runs on the CPU only (--device cpu)");
     anyhow::ensure!(args.run.batch_size >= 1, "--batch-size must be at least 1");
     let format = format(args)?;
@@ -152,8 +231,17 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let annotation = Annotation::read(&args.annotation)?;
     let selected = crate::prepare::select_transcripts(args.genes.is_empty() && args.transcripts.is_empty(), &args.genes, &args.transcripts, &annotation)?;
     let transcripts = selected.iter().map(|&i| Transcript::from_record(&annotation.path, &annotation.transcripts[i])).collect::<Result<Vec<_>, _>>()?;
-    let vcf = read_vcf(&args.vcf, open_input(&args.vcf)?)?;
+    // Standard input is identified by its content, hashed as it is read.
+    let (vcf, vcf_id) = if args.vcf.as_os_str() == "-" {
+        let mut reader = HashingRead::new(open_input(&args.vcf)?);
+        let vcf = read_vcf(&args.vcf, &mut reader)?;
+        let size = reader.bytes;
+        (vcf, Some(FileId { name: "-".into(), size, sha256: Some(reader.sha256()), mtime: None }))
+    } else {
+        (read_vcf(&args.vcf, open_input(&args.vcf)?)?, None)
+    };
     check_contigs(&vcf, &genome, &chrom_map)?;
+    let mut provenance = provenance(args, vcf_id)?;
 
     // Outputs claimed before the model runs (checked against each other and the inputs),
     // committed together at the end; a failure removes them (the output contract: README).
@@ -164,19 +252,24 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
         outputs.input(input)?;
     }
     let output = outputs.file(&args.output)?;
+    // A TSV's provenance sidecar (`OUT.json`; Parquet keeps it in its metadata).
+    let side = crate::provenance::sidecar_for(&args.output).filter(|_| format == FormatArg::Tsv).map(|p| outputs.file(&p)).transpose()?;
     let dump = args.dump_inputs.as_deref().map(|p| outputs.file(p)).transpose()?;
     if let Some(dir) = &args.plot {
         outputs.create_dir(dir)?;
     }
 
     let device = device(args.run.device)?;
-    let predictor = load_predictor(&args.model, &device)?;
-    set_compute(args.run.compute, args.run.device, &predictor, &args.model)?;
+    let mut predictor = load_predictor(&args.model, &device)?;
+    set_compute(args.run.compute, args.run.device, &mut predictor, &args.model)?;
     let ref_mismatch = match args.ref_mismatch {
         RefMismatchArg::Error => RefMismatch::Error,
         RefMismatchArg::Skip => RefMismatch::Skip,
     };
     let mut planner = Planner::new(&genome, &chrom_map, &annotation.path, transcripts, PlanOptions { limits, ref_mismatch });
+    if let Some(shard) = shard {
+        provenance.shard = Some(cut_shard(shard, &mut planner, &mut genome, &chrom_map, &vcf)?);
+    }
     let mut scoring = Scoring::new(predictor.output_names(), &planner);
     if let Some(d) = dump {
         outputs.writer(d).write_all(dump_header().as_bytes())?;
@@ -189,10 +282,7 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let mut first = 0;
     while first < n {
         let count = per_chunk.min(n - first);
-        let chunk = scoring.chunk(&mut planner, &mut genome, &chrom_map, &vcf.variants, first, count).map_err(|e| match e {
-            VariantError::RefMismatch { .. } => anyhow::anyhow!("{e}; --ref-mismatch skip skips such variants"),
-            e => e.into(),
-        })?;
+        let chunk = scoring.chunk(&mut planner, &mut genome, &chrom_map, &vcf.variants, first, count).map_err(hint)?;
         pairs += chunk.pairs();
         runs += chunk.records.records.len();
         if let Some(d) = dump {
@@ -223,10 +313,17 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let share = scoring.share();
     let table = scoring.finish();
 
+    if let Some(record) = &provenance.shard {
+        let listed = record.rows().rows.len();
+        anyhow::ensure!(table.rows.len() == listed, "internal error: shard {} scored {} pairs but listed {listed}", record.shard(), table.rows.len());
+    }
     let bytes = match format {
         FormatArg::Tsv => table.to_tsv().into_bytes(),
-        FormatArg::Parquet => table.to_parquet().context("writing Parquet")?,
+        FormatArg::Parquet => table.to_parquet_with(&[(PARQUET_KEY, provenance.to_json_line())]).context("writing Parquet")?,
     };
+    if let Some(side) = side {
+        outputs.write_all(side, crate::provenance::sidecar_json(&provenance, table.rows.len(), crate::provenance::sha256_hex(&bytes)).as_bytes())?;
+    }
     let plots = args.plot.as_ref().map(|_| plots(&table)).transpose()?;
     outputs.write_all(output, &bytes)?;
     if let (Some(dir), Some(plots)) = (&args.plot, plots) {

@@ -561,3 +561,77 @@ fn share_delta_for_expression_models() {
         assert!(mine.iter().any(|r| r[41..].iter().any(|v| v.parse::<f64>().unwrap().abs() > 1e-4)), "{variant}: shares change");
     }
 }
+
+/// `--shard K/N` outputs, merged, are the unsharded output byte for byte (TSV and its provenance,
+/// Parquet), whatever N; a gene's isoforms and a window's transcripts stay in one shard.
+#[test]
+fn shards_merge_to_the_unsharded_scores() {
+    let dir = setup("score-variants-shards");
+    write(&dir, "v.vcf", format!("{HEADER}{RECORDS}").as_bytes());
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec!["-o", out, "-q"];
+        args.extend(extra);
+        let o = score(&dir, "v.vcf", &args);
+        assert!(o.status.success(), "{out}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let json = |name: &str| serde_json::from_slice::<serde_json::Value>(&read(name)).unwrap();
+    run("full.tsv", &[]);
+    run("full.parquet", &[]);
+    let p = json("full.tsv.json");
+    assert_eq!((p["command"].as_str(), p["parameters"]["window"].as_str()), (Some("score-variants"), Some(WINDOW)));
+    assert_eq!(p["files"]["vcf"]["sha256"].as_str().unwrap().len(), 64);
+    let (_, full) = tsv(&dir.join("full.tsv"));
+    for n in [2usize, 3, 7] {
+        let mut parts = Vec::new();
+        let mut genes_seen: HashMap<String, usize> = HashMap::new();
+        for k in 1..=n {
+            let name = format!("s{k}of{n}.tsv");
+            run(&name, &["--shard", &format!("{k}/{n}"), "-j", if k % 2 == 0 { "1" } else { "2" }]);
+            let s = json(&format!("{name}.json"));
+            assert_eq!((s["shard"]["index"].as_u64(), s["shard"]["total"].as_u64()), (Some(k as u64), Some(full.len() as u64)));
+            for row in tsv(&dir.join(&name)).1 {
+                let shard = *genes_seen.entry(row[7].clone()).or_insert(k);
+                assert_eq!(shard, k, "{n} shards: gene {} in shards {shard} and {k}", row[7]);
+            }
+            parts.push(name);
+        }
+        assert!(genes_seen.len() >= 3, "the run's genes: {genes_seen:?}");
+        parts.reverse();
+        let mut args = vec!["merge", "-o", "merged.tsv"];
+        args.extend(parts.iter().map(String::as_str));
+        let o = isoformer(&args, &dir);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(read("merged.tsv") == read("full.tsv"), "{n} shards: merged scores differ from the unsharded run");
+        assert_eq!(json("merged.tsv.json"), json("full.tsv.json"), "{n} shards: provenance");
+    }
+    let parquet: Vec<String> = (1..=3).map(|k| format!("s{k}.parquet")).collect();
+    for (k, name) in parquet.iter().enumerate() {
+        run(name, &["--shard", &format!("{}/3", k + 1)]);
+    }
+    let mut args = vec!["merge", "-o", "merged.parquet"];
+    args.extend(parquet.iter().map(String::as_str));
+    let o = isoformer(&args, &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(read("merged.parquet") == read("full.parquet"), "merged Parquet scores differ from the unsharded run");
+    // A shard run with another parameter is another run.
+    run("skip2of2.tsv", &["--shard", "2/2", "--ref-mismatch", "skip"]);
+    let o = isoformer(&["merge", "-o", "mixed.tsv", "s1of2.tsv", "skip2of2.tsv"], &dir);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.starts_with("error: skip2of2.tsv is not from the run of s1of2.tsv: parameters.ref_mismatch is \"skip\" there"), "{e}");
+    assert!(!dir.join("mixed.tsv").exists());
+    // The VCF from standard input is identified by its content.
+    let model = root().join("models/demo");
+    let genome = root().join("examples/genome.fa.gz");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_isoformer"))
+        .args(["score-variants", "-m", model.to_str().unwrap(), "-w", WINDOW, "-g", genome.to_str().unwrap(), "-a", "genes.gtf", "--vcf", "-", "-q", "-o", "stdin.tsv"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&read("v.vcf")).unwrap();
+    assert!(child.wait().unwrap().success());
+    let s = json("stdin.tsv.json");
+    assert_eq!((s["files"]["vcf"]["name"].as_str(), s["files"]["vcf"]["sha256"].as_str()), (Some("-"), p["files"]["vcf"]["sha256"].as_str()));
+    assert!(read("stdin.tsv") == read("full.tsv"));
+}

@@ -70,6 +70,39 @@ pub fn assign<K: Eq + Hash>(keys: &[K], count: usize) -> Vec<usize> {
     group_of.into_iter().map(|g| g * count / total).collect()
 }
 
+/// Rows joined into groups by either of two keys: rows sharing a `first` key or a `second` key
+/// (transitively) get one group number, numbered in order of first appearance. `score-variants`
+/// joins DNA windows by gene (a variant's expression shares need every isoform of its gene), so
+/// that [`assign`] over the groups keeps a window and a gene in one shard.
+pub fn joined<A: Eq + Hash, B: Eq + Hash>(first: &[A], second: &[B]) -> Vec<usize> {
+    assert_eq!(first.len(), second.len(), "one pair of keys per row");
+    // Union-find over rows: each row joins the first row seen with either of its keys.
+    let mut parent: Vec<usize> = (0..first.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let (mut by_first, mut by_second): (HashMap<&A, usize>, HashMap<&B, usize>) = (HashMap::new(), HashMap::new());
+    for i in 0..first.len() {
+        for other in [*by_first.entry(&first[i]).or_insert(i), *by_second.entry(&second[i]).or_insert(i)] {
+            let (a, b) = (root(&mut parent, i), root(&mut parent, other));
+            // The smaller row is the root, so a group's root is its first row.
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut number: HashMap<usize, usize> = HashMap::new();
+    (0..first.len())
+        .map(|i| {
+            let r = root(&mut parent, i);
+            let next = number.len();
+            *number.entry(r).or_insert(next)
+        })
+        .collect()
+}
+
 /// The rows (0-based, increasing) of `shard`, by [`assign`].
 pub fn rows<K: Eq + Hash>(keys: &[K], shard: Shard) -> Vec<usize> {
     assign(keys, shard.count).into_iter().enumerate().filter(|&(_, s)| s + 1 == shard.index).map(|(i, _)| i).collect()
@@ -204,6 +237,17 @@ mod tests {
             all.sort();
             assert_eq!(all, (0..keys.len()).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn joined_groups_rows_sharing_either_key() {
+        // Windows w1..w4, genes g1..g3: g1 spans w1 and w2, w2 also holds a g2 row, w4 is alone.
+        let windows = ["w1", "w3", "w2", "w2", "w4", "w3"];
+        let genes = ["g1", "g3", "g1", "g2", "g4", "g3"];
+        assert_eq!(joined(&windows, &genes), [0, 1, 0, 0, 2, 1]);
+        // A later row joining two earlier groups merges them.
+        assert_eq!(joined(&["a", "b", "a"], &["x", "y", "y"]), [0, 0, 0]);
+        assert_eq!(joined::<&str, &str>(&[], &[]), Vec::<usize>::new());
     }
 
     #[test]

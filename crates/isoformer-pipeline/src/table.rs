@@ -101,7 +101,7 @@ impl PredictionTable {
 /// unrounded; every column required. Uncompressed: the table is mostly 32-bit floats that
 /// general-purpose codecs barely shrink, and every Parquet reader reads it without a codec.
 #[cfg(feature = "parquet")]
-pub(crate) mod parquet {
+pub mod parquet {
     use std::sync::Arc;
 
     use parquet::basic::{LogicalType, Repetition, Type as PhysicalType};
@@ -133,6 +133,89 @@ pub(crate) mod parquet {
         Int(String, Vec<i64>),
         /// `FLOAT`.
         Float(String, Vec<f32>),
+    }
+
+    /// A column read back by [`read_columns`].
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Values {
+        Text(Vec<String>),
+        Int(Vec<i64>),
+        Float(Vec<f32>),
+    }
+
+    impl Values {
+        /// One column of several tables of one layout (`parts`, the column of each), the rows
+        /// `(table, row)` of `order` in that order, as a column named `name` for [`write_columns`].
+        pub fn gather<'a>(name: &str, parts: &[&'a Values], order: &[(usize, usize)]) -> Column<'a> {
+            const ONE_LAYOUT: &str = "tables of one layout";
+            match parts[0] {
+                Values::Text(_) => Column::Text(name.into(), order.iter().map(|&(t, r)| if let Values::Text(v) = parts[t] { v[r].as_str() } else { panic!("{ONE_LAYOUT}") }).collect()),
+                Values::Int(_) => Column::Int(name.into(), order.iter().map(|&(t, r)| if let Values::Int(v) = parts[t] { v[r] } else { panic!("{ONE_LAYOUT}") }).collect()),
+                Values::Float(_) => Column::Float(name.into(), order.iter().map(|&(t, r)| if let Values::Float(v) = parts[t] { v[r] } else { panic!("{ONE_LAYOUT}") }).collect()),
+            }
+        }
+
+        fn kind(&self) -> &'static str {
+            match self {
+                Values::Text(_) => "text",
+                Values::Int(_) => "INT64",
+                Values::Float(_) => "FLOAT",
+            }
+        }
+    }
+
+    /// A table as [`write_columns`] writes it, read back whole.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Table {
+        /// The schema's name (`predictions`, `variant_scores`).
+        pub schema: String,
+        pub columns: Vec<(String, Values)>,
+        /// The file's key-value metadata.
+        pub metadata: Vec<(String, Option<String>)>,
+        pub rows: usize,
+    }
+
+    impl Table {
+        /// Name, type and order of the columns (what two tables must share to be concatenated).
+        pub fn layout(&self) -> Vec<(String, &'static str)> {
+            self.columns.iter().map(|(n, v)| (n.clone(), v.kind())).collect()
+        }
+    }
+
+    /// Read a Parquet file of required text, `INT64` and `FLOAT` columns (what [`write_columns`]
+    /// writes); any other column type is an error naming it.
+    pub fn read_columns(file: std::fs::File) -> Result<Table> {
+        use parquet::errors::ParquetError;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::RowAccessor;
+
+        let reader = SerializedFileReader::new(file)?;
+        let meta = reader.metadata().file_metadata();
+        let metadata = meta.key_value_metadata().map(|kv| kv.iter().map(|k| (k.key.clone(), k.value.clone())).collect()).unwrap_or_default();
+        let descr = meta.schema_descr_ptr();
+        let mut columns = Vec::new();
+        for c in descr.columns() {
+            let values = match c.physical_type() {
+                PhysicalType::BYTE_ARRAY => Values::Text(Vec::new()),
+                PhysicalType::INT64 => Values::Int(Vec::new()),
+                PhysicalType::FLOAT => Values::Float(Vec::new()),
+                other => return Err(ParquetError::General(format!("column {}: {other} is not a column isoformer writes", c.name()))),
+            };
+            columns.push((c.name().to_string(), values));
+        }
+        let mut rows = 0;
+        for row in reader.get_row_iter(None)? {
+            let row = row?;
+            for (k, (_, values)) in columns.iter_mut().enumerate() {
+                match values {
+                    Values::Text(v) => v.push(row.get_string(k)?.clone()),
+                    Values::Int(v) => v.push(row.get_long(k)?),
+                    Values::Float(v) => v.push(row.get_float(k)?),
+                }
+            }
+            rows += 1;
+        }
+        Ok(Table { schema: descr.name().to_string(), columns, metadata, rows })
     }
 
     /// Columns of equal length as one row group (the layout described above), with `metadata` as

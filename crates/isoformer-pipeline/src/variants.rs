@@ -89,9 +89,9 @@ impl VariantTable {
     }
 
     /// The same columns in Parquet (`pos` as INT64, Δs as FLOAT, unrounded), through the
-    /// prediction table's writer.
+    /// prediction table's writer, with `metadata` as key-value metadata (the provenance).
     #[cfg(feature = "parquet")]
-    pub fn to_parquet(&self) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
+    pub fn to_parquet_with(&self, metadata: &[(&str, String)]) -> Result<Vec<u8>, ::parquet::errors::ParquetError> {
         use crate::table::parquet::{Column, write_columns};
         let text = |name: &str, f: fn(&VariantRow) -> &str| Column::Text(name.into(), self.rows.iter().map(f).collect());
         let mut columns = vec![
@@ -113,7 +113,7 @@ impl VariantTable {
             let values = self.rows.iter().map(|r| if j < n { r.delta[j] } else { r.share_delta[j - n] }).collect();
             columns.push(Column::Float(name.clone(), values));
         }
-        write_columns("variant_scores", columns, &[])
+        write_columns("variant_scores", columns, metadata)
     }
 }
 

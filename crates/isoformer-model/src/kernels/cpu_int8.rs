@@ -151,6 +151,28 @@ pub fn prepare<M: burn::module::Module>(module: &M) -> usize {
     v.0
 }
 
+/// Lets go of the f32 values of every weight [`prepare`] packed: each becomes a stand-in of the
+/// same shape and parameter id holding a single zero (a broadcast view), so the module keeps its
+/// shapes (Enformer reads kernel sizes from them) while the packed integers are the only copy of
+/// those weights in memory (a quarter of the f32 bytes). For a process that computes in int8 from
+/// then on: the f32 path must not run on the returned module's int8 layers.
+pub fn release<M: burn::module::Module>(module: M) -> M {
+    struct Mapper;
+    impl burn::module::ModuleMapper for Mapper {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let packed = cache().lock().expect("int8 cache").get(&param.id).is_some_and(Option::is_some);
+            if !packed {
+                return param;
+            }
+            param.map(|t| {
+                let (dims, device) = (t.dims(), t.device());
+                Tensor::<D>::zeros([1; D], &device).expand(dims)
+            })
+        }
+    }
+    module.map(&mut Mapper)
+}
+
 /// `linear` of [`super::matmul`] in int8, or the input back when the layer's weight is not int8.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
     product(&layer.weight, layer.bias.as_ref(), x)
