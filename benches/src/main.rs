@@ -45,6 +45,8 @@ fn root() -> PathBuf {
 const WORKLOADS: [&str; 5] = ["esm-1x512", "esm-8x256", "nt-1x2048", "enformer", "full"];
 
 fn main() {
+    // As the CLI: freed memory stays with the process for the next pass.
+    isoformer_io::memory::keep_freed_memory();
     if let Err(e) = run() {
         eprintln!("isoformer-bench: {e:#}");
         std::process::exit(1);
@@ -314,6 +316,7 @@ fn bench(args: &Args) -> Result<()> {
                 Work::Full(Box::new(release(*m)), rna, protein)
             }
         };
+        isoformer_io::memory::return_freed_memory();
     }
     let load_s = t_load.elapsed().as_secs_f64();
 

@@ -217,6 +217,8 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    // Freed memory stays with the process for the next forward pass (isoformer-io's `memory`).
+    isoformer_io::memory::keep_freed_memory();
     // SIGINT/SIGTERM/SIGHUP remove temporary outputs and end with 130/143/129 (isoformer-io's
     // output contract).
     isoformer_io::remove_temporaries_on_signals();

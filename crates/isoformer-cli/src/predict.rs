@@ -76,6 +76,7 @@ pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &mut Predi
         let t = std::time::Instant::now();
         let n = isoformer_model::kernels::cpu_int8::prepare(&predictor.model);
         predictor.model = isoformer_model::kernels::cpu_int8::release(predictor.model.clone());
+        isoformer_io::memory::return_freed_memory();
         log::info!("int8 matrix products ({}): {n} int8 weights packed in {:.2?}", isoformer_model::kernels::cpu_int8::kernel_name(), t.elapsed());
     }
     Ok(())

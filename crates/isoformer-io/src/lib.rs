@@ -12,6 +12,7 @@
 //!   input) and committed together.
 //! - [`signals`] (native only): SIGINT/SIGTERM/SIGHUP remove every temporary output;
 //!   [`DirLock`] keeps a second writer out of an output directory.
+//! - [`memory`] (native only): the allocator keeps freed memory for the next forward pass.
 
 mod compression;
 mod location;
@@ -19,6 +20,8 @@ pub mod tsv;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod memory;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod signals;
 
