@@ -317,6 +317,7 @@ fn bench(args: &Args) -> Result<()> {
             }
         };
         isoformer_io::memory::return_freed_memory();
+        isoformer_io::memory::keep_large_blocks();
     }
     let load_s = t_load.elapsed().as_secs_f64();
 

@@ -77,6 +77,7 @@ pub fn set_compute(compute: ComputeArg, device: DeviceArg, predictor: &mut Predi
         let n = isoformer_model::kernels::cpu_int8::prepare(&predictor.model);
         predictor.model = isoformer_model::kernels::cpu_int8::release(predictor.model.clone());
         isoformer_io::memory::return_freed_memory();
+        isoformer_io::memory::keep_large_blocks();
         log::info!("int8 matrix products ({}): {n} int8 weights packed in {:.2?}", isoformer_model::kernels::cpu_int8::kernel_name(), t.elapsed());
     }
     Ok(())
