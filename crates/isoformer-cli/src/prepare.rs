@@ -249,11 +249,7 @@ pub fn selection(all: bool, genes: &[String], transcripts: &[String]) -> String 
 fn provenance(args: &PrepareArgs, limits: &Limits, shard: Option<ShardRecord>) -> Result<Provenance> {
     let fast = args.provenance.fast_provenance;
     let mut p = Provenance::new("prepare");
-    p.files.insert("genome".into(), file_id(&args.genome, fast)?);
-    p.files.insert("annotation".into(), file_id(&args.annotation, fast)?);
-    if let Some(map) = &args.chrom_map {
-        p.files.insert("chrom_map".into(), file_id(map, fast)?);
-    }
+    crate::provenance::add_genome(&mut p, &args.genome, &args.annotation, args.chrom_map.as_deref(), fast)?;
     if let Some(dir) = &args.model {
         p.files.insert("config.json".into(), file_id(&dir.join("config.json"), fast)?);
     }

@@ -59,6 +59,23 @@ pub fn add_model(p: &mut Provenance, dir: &Path, fast: bool) -> Result<()> {
     Ok(())
 }
 
+/// The genome, annotation and chromosome map a command read (`prepare`, `score-variants`).
+pub fn add_genome(p: &mut Provenance, genome: &Path, annotation: &Path, chrom_map: Option<&Path>, fast: bool) -> Result<()> {
+    p.files.insert("genome".into(), file_id(genome, fast)?);
+    p.files.insert("annotation".into(), file_id(annotation, fast)?);
+    if let Some(map) = chrom_map {
+        p.files.insert("chrom_map".into(), file_id(map, fast)?);
+    }
+    Ok(())
+}
+
+/// The model-run options that change values (`--compute`, `--device`), as parameters.
+pub fn add_run(p: &mut Provenance, run: &crate::RunArgs) {
+    use crate::{ComputeArg, DeviceArg};
+    p.parameters.insert("compute".into(), if run.compute == ComputeArg::Int8 { "int8" } else { "f32" }.into());
+    p.parameters.insert("device".into(), if run.device == DeviceArg::Gpu { "gpu" } else { "cpu" }.into());
+}
+
 /// `OUT.json` for `OUT`.
 pub fn sidecar(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
@@ -136,15 +153,15 @@ impl Write for Hashing<'_> {
     }
 }
 
-/// A reader that hashes what is consumed through it and counts the bytes (an input read once
-/// from standard input, identified by its content).
+/// A reader that hashes what passes through it and counts the bytes (an input read once from
+/// standard input, identified by its content); wrap it in a `BufReader` where lines are read.
 pub struct HashingRead<R> {
     inner: R,
     hasher: Sha256,
     pub bytes: u64,
 }
 
-impl<R: std::io::BufRead> HashingRead<R> {
+impl<R: Read> HashingRead<R> {
     pub fn new(inner: R) -> Self {
         Self { inner, hasher: Sha256::new(), bytes: 0 }
     }
@@ -154,7 +171,7 @@ impl<R: std::io::BufRead> HashingRead<R> {
     }
 }
 
-impl<R: std::io::BufRead> Read for HashingRead<R> {
+impl<R: Read> Read for HashingRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
@@ -163,33 +180,15 @@ impl<R: std::io::BufRead> Read for HashingRead<R> {
     }
 }
 
-impl<R: std::io::BufRead> std::io::BufRead for HashingRead<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        // The bytes being consumed are the front of the buffer `fill_buf` returned (still there:
-        // a filled buffer is not refilled).
-        if let Ok(buf) = self.inner.fill_buf() {
-            self.hasher.update(&buf[..amt.min(buf.len())]);
-        }
-        self.bytes += amt as u64;
-        self.inner.consume(amt);
-    }
-}
-
 /// `predict`'s provenance, and its records cut to `--shard`: the model, the input (or the
 /// provenance that came with it in INPUT.json, checked against the input's content), the
 /// parameters that change values, the shard.
 pub fn predict(args: &crate::PredictArgs, mut records: Records, text: Option<&[u8]>) -> Result<(Records, Provenance)> {
-    use crate::{ComputeArg, DeviceArg};
     let shard: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
     let fast = args.provenance.fast_provenance;
     let mut p = Provenance::new("predict");
     add_model(&mut p, &args.model, fast)?;
-    p.parameters.insert("compute".into(), if args.run.compute == ComputeArg::Int8 { "int8" } else { "f32" }.into());
-    p.parameters.insert("device".into(), if args.run.device == DeviceArg::Gpu { "gpu" } else { "cpu" }.into());
+    add_run(&mut p, &args.run);
     let input = args.input.as_deref().unwrap_or(Path::new("-"));
     let upstream = if text.is_some() { read_sidecar(input)? } else { None };
     match (upstream, text) {

@@ -164,26 +164,21 @@ fn hint(e: VariantError) -> anyhow::Error {
 
 /// What made the output (its shard is added once the rows are known).
 fn provenance(args: &ScoreVariantsArgs, vcf: Option<FileId>) -> Result<Provenance> {
-    use crate::provenance::{add_model, file_id};
+    use crate::provenance::{add_genome, add_model, add_run, file_id};
     let fast = args.provenance.fast_provenance;
     let mut p = Provenance::new("score-variants");
     add_model(&mut p, &args.model, fast)?;
-    p.files.insert("genome".into(), file_id(&args.genome, fast)?);
-    p.files.insert("annotation".into(), file_id(&args.annotation, fast)?);
-    if let Some(map) = &args.chrom_map {
-        p.files.insert("chrom_map".into(), file_id(map, fast)?);
-    }
+    add_genome(&mut p, &args.genome, &args.annotation, args.chrom_map.as_deref(), fast)?;
     p.files.insert("vcf".into(), match vcf {
         Some(id) => id,
         None => file_id(&args.vcf, fast)?,
     });
     let selection = crate::prepare::selection(args.genes.is_empty() && args.transcripts.is_empty(), &args.genes, &args.transcripts);
     let ref_mismatch = if args.ref_mismatch == RefMismatchArg::Skip { "skip" } else { "error" };
-    let compute = if args.run.compute == crate::ComputeArg::Int8 { "int8" } else { "f32" };
-    let device = if args.run.device == DeviceArg::Gpu { "gpu" } else { "cpu" };
-    for (k, v) in [("selection", selection), ("window", args.window.to_string()), ("ref_mismatch", ref_mismatch.into()), ("compute", compute.into()), ("device", device.into())] {
+    for (k, v) in [("selection", selection), ("window", args.window.to_string()), ("ref_mismatch", ref_mismatch.into())] {
         p.parameters.insert(k.into(), v);
     }
+    add_run(&mut p, &args.run);
     Ok(p)
 }
 
@@ -233,10 +228,10 @@ pub fn run(args: &ScoreVariantsArgs) -> Result<()> {
     let transcripts = selected.iter().map(|&i| Transcript::from_record(&annotation.path, &annotation.transcripts[i])).collect::<Result<Vec<_>, _>>()?;
     // Standard input is identified by its content, hashed as it is read.
     let (vcf, vcf_id) = if args.vcf.as_os_str() == "-" {
-        let mut reader = HashingRead::new(open_input(&args.vcf)?);
+        let mut reader = std::io::BufReader::new(HashingRead::new(open_input(&args.vcf)?));
         let vcf = read_vcf(&args.vcf, &mut reader)?;
-        let size = reader.bytes;
-        (vcf, Some(FileId { name: "-".into(), size, sha256: Some(reader.sha256()), mtime: None }))
+        let hashed = reader.into_inner();
+        (vcf, Some(FileId { name: "-".into(), size: hashed.bytes, sha256: Some(hashed.sha256()), mtime: None }))
     } else {
         (read_vcf(&args.vcf, open_input(&args.vcf)?)?, None)
     };
