@@ -91,6 +91,73 @@ impl EsmLayer {
     }
 }
 
+/// The buffers of [`EsmLayer::forward_cpu`], reused from layer to layer.
+#[derive(Default)]
+struct Scratch {
+    normed: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    context: Vec<f32>,
+    hidden: Vec<f32>,
+    inner: Vec<f32>,
+    gated: Vec<f32>,
+}
+
+/// `v` resized to `len` (its values are about to be overwritten).
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..]
+}
+
+impl EsmLayer {
+    /// [`forward`](Self::forward) on the CPU backend, in place on `x` (`b·l` rows of `d`, row-major)
+    /// with one pass per step: LayerNorm, the q/k/v products with their biases, the rotary
+    /// embedding (q scaled first) in place, attention over each row's `lengths` valid keys
+    /// reading q, k and v where the products wrote them and writing the heads side by side, the
+    /// output product accumulated onto `x + bias` (the residual), then the same for the
+    /// feed-forward block. The steps and their order are transformers'; only the passes differ.
+    fn forward_cpu(&self, x: &mut Vec<f32>, s: &mut Scratch, b: usize, l: usize, (cos, sin): (&[f32], &[f32]), lengths: &[u32]) {
+        use crate::kernels::cpu_attention::{Layout, Operand, Shape, attend};
+        use crate::kernels::cpu_elementwise::{gelu_erf_in_place, rotary_rows, swiglu_rows};
+        use crate::kernels::cpu_gemm::linear_rows;
+        let rows = b * l;
+        let d = x.len() / rows.max(1);
+        let h = self.heads;
+        let hd = d / h;
+        let n = rows * d;
+        self.attention_norm.rows(x, sized(&mut s.normed, n));
+        for (layer, out) in [(&self.query, &mut s.q), (&self.key, &mut s.k), (&self.value, &mut s.v)] {
+            linear_rows(layer, &s.normed, rows, sized(out, n), None);
+        }
+        rotary_rows(&mut s.q, d, hd, cos, sin, (hd as f32).powf(-0.5));
+        rotary_rows(&mut s.k, d, hd, cos, sin, 1.0);
+        let layout = Layout::token_major(h, l, hd);
+        attend(
+            Operand { data: &s.q, layout },
+            Operand { data: &s.k, layout },
+            Operand { data: &s.v, layout },
+            sized(&mut s.context, n),
+            layout,
+            Shape { b, h, n: l, m: l, d: hd, dv: hd },
+            lengths,
+            1.0,
+        );
+        linear_rows(&self.attention_out, &s.context, rows, sized(&mut s.hidden, n), Some(x));
+        self.ffn_norm.rows(&s.hidden, sized(&mut s.normed, n));
+        let inter_out = self.intermediate.weight.dims()[1];
+        linear_rows(&self.intermediate, &s.normed, rows, sized(&mut s.inner, rows * inter_out), None);
+        let act = if self.swiglu {
+            swiglu_rows(&s.inner, sized(&mut s.gated, rows * inter_out / 2), inter_out / 2);
+            &s.gated
+        } else {
+            gelu_erf_in_place(&mut s.inner);
+            &s.inner
+        };
+        linear_rows(&self.output, act, rows, x, Some(&s.hidden));
+    }
+}
+
 /// `x·cos + rotate_half(x)·sin`, `rotate_half(x) = cat(−x2, x1)`; `x (b, h, l, hd)`.
 fn apply_rotary(x: Tensor<4>, (cos, sin): &(Tensor<2>, Tensor<2>)) -> Tensor<4> {
     let [b, h, l, hd] = x.dims();
@@ -180,13 +247,37 @@ impl EsmEncoder {
             Tensor::<2>::from_data(TensorData::new(cos, [l, hd]), &device),
             Tensor::<2>::from_data(TensorData::new(sin, [l, hd]), &device),
         );
-        for layer in &self.layer {
-            x = layer.forward(x, &rotary, &mask);
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(x.clone());
+        match mask.prefix_lengths().filter(|_| crate::kernels::cpu::runs_on(&device)) {
+            Some(lengths) => x = self.layers_cpu(x, &rotary, lengths, trace),
+            None => {
+                for layer in &self.layer {
+                    x = layer.forward(x, &rotary, &mask);
+                    if let Some(t) = trace.as_deref_mut() {
+                        t.push(x.clone());
+                    }
+                }
             }
         }
         self.emb_layer_norm_after.forward(x)
+    }
+
+    /// Every layer on the CPU backend ([`EsmLayer::forward_cpu`]), the activations kept in
+    /// buffers from the first layer to the last.
+    fn layers_cpu(&self, x: Tensor<3>, rotary: &(Tensor<2>, Tensor<2>), lengths: &[u32], mut trace: Option<&mut Vec<Tensor<3>>>) -> Tensor<3> {
+        use crate::kernels::cpu::{flex, values};
+        let (device, dims) = (x.device(), x.dims());
+        let [b, l, _] = dims;
+        let mut xs = values(&flex(x)).into_owned();
+        let (ct, st) = (flex(rotary.0.clone()), flex(rotary.1.clone()));
+        let (cos, sin) = (values(&ct), values(&st));
+        let mut scratch = Scratch::default();
+        for layer in &self.layer {
+            layer.forward_cpu(&mut xs, &mut scratch, b, l, (&cos, &sin), lengths);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(Tensor::from_data(TensorData::new(xs.clone(), dims), &device));
+            }
+        }
+        Tensor::from_data(TensorData::new(xs, dims), &device)
     }
 
     /// Token embeddings `(b, l, d)` of the rows padded to the longest, after token dropout and

@@ -23,12 +23,38 @@ impl LayerNorm {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if crate::kernels::cpu::runs_on(&x.device()) {
+            return self.forward_cpu(x);
+        }
         let mean = x.clone().mean_dim(D - 1);
         let centered = x - mean;
         let var = centered.clone().square().mean_dim(D - 1);
         let normed = centered / var.add_scalar(self.eps).sqrt();
         let shape = broadcast_shape::<D>(self.weight.dims()[0]);
         normed * self.weight.val().reshape(shape) + self.bias.val().reshape(shape)
+    }
+}
+
+impl LayerNorm {
+    /// [`forward`](Self::forward) on the CPU backend: one pass per row
+    /// ([`crate::kernels::cpu_elementwise::layer_norm_rows`]).
+    fn forward_cpu<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        use crate::kernels::cpu::{flex, values};
+        let (device, shape) = (x.device(), x.shape());
+        let xt = flex(x);
+        let xs = values(&xt);
+        let mut out = vec![0f32; xs.len()];
+        self.rows(&xs, &mut out);
+        drop(xs);
+        Tensor::from_data(burn::tensor::TensorData::new(out, shape), &device)
+    }
+
+    /// [`forward`](Self::forward) on row-major rows of the CPU backend's values (the caller
+    /// checked [`crate::kernels::cpu::runs_on`]).
+    pub fn rows(&self, x: &[f32], out: &mut [f32]) {
+        use crate::kernels::cpu::{flex, values};
+        let (wt, bt) = (flex(self.weight.val()), flex(self.bias.val()));
+        crate::kernels::cpu_elementwise::layer_norm_rows(x, &values(&wt), &values(&bt), self.eps as f32, out);
     }
 }
 

@@ -36,7 +36,6 @@ pub struct KeyMask {
     /// `(b, keys)`, true = padding; `None` when no key is padding (nothing to mask).
     padded: Option<Tensor<2, Bool>>,
     /// Valid keys per row when every row's padding is at its end (what the kernel reads).
-    #[cfg_attr(not(feature = "wgsl"), allow(dead_code))]
     lengths: Option<Vec<u32>>,
     /// Whether some row has no valid key (it attends uniformly: only the reference does that).
     empty_row: bool,
@@ -58,6 +57,12 @@ impl KeyMask {
             return Self { padded: None, lengths, empty_row };
         }
         Self { padded: Some(Tensor::from_data(TensorData::new(padded, [b, keys]), device)), lengths, empty_row }
+    }
+
+    /// Valid keys per row when every row has some and its padding is at its end: what the CPU
+    /// kernels ([`super::cpu_attention::attend`]) take; `None` otherwise.
+    pub fn prefix_lengths(&self) -> Option<&[u32]> {
+        self.lengths.as_deref().filter(|_| !self.empty_row)
     }
 
     /// `valid[b][j]` false (or absent: rows shorter than `keys`) = key `j` of row `b` is padding.
@@ -108,7 +113,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &KeyMask, scale
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
     if super::cpu::runs_on(&q.device()) && !mask.empty_row {
-        if let Some(lengths) = &mask.lengths {
+        if let Some(lengths) = mask.prefix_lengths() {
             let divisor = scale.divisor(q.dims()[3]);
             return super::cpu_attention::attention(q, k, v, lengths, divisor);
         }

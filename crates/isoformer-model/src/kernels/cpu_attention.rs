@@ -25,37 +25,121 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
     let [b, h, n, d] = q.dims();
     let m = k.dims()[2];
     let dv = v.dims()[3];
-    assert_eq!(lengths.len(), b, "one key length per batch row");
-    assert!(lengths.iter().all(|&l| l >= 1 && l as usize <= m), "every row has 1..=m valid keys");
     let (qt, kt, vt) = (flex(q), flex(k), flex(v));
     let (qs, ks, vs) = (values(&qt), values(&kt), values(&vt));
-    let scale = (1.0 / divisor) as f32;
     let mut out = vec![0f32; b * h * n * dv];
-    let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
-    if dv > 0 {
-        for (bh, chunk) in out.chunks_mut(n * dv).enumerate() {
-            for (block, o) in chunk.chunks_mut(QUERY_BLOCK * dv).enumerate() {
-                tasks.push((bh, block, o));
-            }
-        }
+    let shape = Shape { b, h, n, m, d, dv };
+    attend(
+        Operand { data: &qs, layout: Layout::head_major(h, n, d) },
+        Operand { data: &ks, layout: Layout::head_major(h, m, d) },
+        Operand { data: &vs, layout: Layout::head_major(h, m, dv) },
+        &mut out,
+        Layout::head_major(h, n, dv),
+        shape,
+        lengths,
+        (1.0 / divisor) as f32,
+    );
+    drop((qs, ks, vs));
+    Tensor::from_data(TensorData::new(out, [b, h, n, dv]), &device)
+}
+
+/// Where an operand's heads lie in its buffer: element `c` of position `t` of head `hh` of batch
+/// row `bi` is at `bi·batch + hh·head + t·row + c`.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub batch: usize,
+    pub head: usize,
+    pub row: usize,
+}
+
+impl Layout {
+    /// `(b, h, len, width)` contiguous.
+    pub fn head_major(h: usize, len: usize, width: usize) -> Self {
+        Layout { batch: h * len * width, head: len * width, row: width }
     }
-    let run = |scores: &mut Vec<f32>, (bh, block, o): (usize, usize, &mut [f32])| {
-        let len = lengths[bh / h] as usize;
-        let rows = o.len() / dv;
-        let q0 = (bh * n + block * QUERY_BLOCK) * d;
-        let q_rows = &qs[q0..q0 + rows * d];
-        let keys = &ks[bh * m * d..bh * m * d + len * d];
-        let vals = &vs[bh * m * dv..bh * m * dv + len * dv];
+
+    /// `(b, len, h, width)` contiguous: the rows of a Linear layer's output, `h · width` wide.
+    pub fn token_major(h: usize, len: usize, width: usize) -> Self {
+        Layout { batch: len * h * width, head: width, row: h * width }
+    }
+
+    /// One past the last element of `(b, h, len, width)` in this layout.
+    fn extent(&self, [b, h, len, width]: [usize; 4]) -> usize {
+        if b == 0 || h == 0 || len == 0 || width == 0 {
+            return 0;
+        }
+        (b - 1) * self.batch + (h - 1) * self.head + (len - 1) * self.row + width
+    }
+}
+
+/// An attention input and its [`Layout`].
+#[derive(Debug, Clone, Copy)]
+pub struct Operand<'a> {
+    pub data: &'a [f32],
+    pub layout: Layout,
+}
+
+/// Attention's sizes: `b` batch rows, `h` heads, `n` queries, `m` keys, head sizes `d` (q, k)
+/// and `dv` (v, out).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub b: usize,
+    pub h: usize,
+    pub n: usize,
+    pub m: usize,
+    pub d: usize,
+    pub dv: usize,
+}
+
+/// The output pointer shared by the tasks, each of which writes its own rows.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: the tasks write disjoint rows of the output (distinct batch row, head and query block,
+// in a layout whose heads and rows do not overlap).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// `softmax(q·kᵀ · scale over row bi's first lengths[bi] keys) · v` into `out` (in `out_layout`),
+/// per (batch row, head, block of [`QUERY_BLOCK`] queries) in parallel. The layouts may
+/// interleave heads (a Linear layer's output read in place) but must not overlap within `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: Layout, s: Shape, lengths: &[u32], scale: f32) {
+    let Shape { b, h, n, m, d, dv } = s;
+    assert_eq!(lengths.len(), b, "one key length per batch row");
+    assert!(lengths.iter().all(|&l| l >= 1 && l as usize <= m), "every row has 1..=m valid keys");
+    assert!(q.layout.extent([b, h, n, d]) <= q.data.len(), "q fits its buffer");
+    assert!(k.layout.extent([b, h, m, d]) <= k.data.len(), "k fits its buffer");
+    assert!(v.layout.extent([b, h, m, dv]) <= v.data.len(), "v fits its buffer");
+    assert!(out_layout.extent([b, h, n, dv]) <= out.len(), "out fits its buffer");
+    assert!(out_layout.row >= dv && (h <= 1 || out_layout.head >= dv || out_layout.head >= n * out_layout.row), "output rows do not overlap");
+    if dv == 0 || n == 0 {
+        return;
+    }
+    let blocks = n.div_ceil(QUERY_BLOCK);
+    let tasks: Vec<(usize, usize, usize)> =
+        (0..b).flat_map(|bi| (0..h).flat_map(move |hh| (0..blocks).map(move |block| (bi, hh, block)))).collect();
+    let out_ptr = OutPtr(out.as_mut_ptr());
+    let run = |scores: &mut Vec<f32>, (bi, hh, block): (usize, usize, usize)| {
+        let out_ptr = out_ptr;
+        let len = lengths[bi] as usize;
+        let t0 = block * QUERY_BLOCK;
+        let rows = QUERY_BLOCK.min(n - t0);
+        let (ql, kl, vl, ol) = (q.layout, k.layout, v.layout, out_layout);
+        let q0 = bi * ql.batch + hh * ql.head + t0 * ql.row;
+        let k0 = bi * kl.batch + hh * kl.head;
+        let v0 = bi * vl.batch + hh * vl.head;
+        let o0 = bi * ol.batch + hh * ol.head + t0 * ol.row;
         scores.resize(rows * len, 0.0);
-        // SAFETY: every pointer/stride pair addresses within its slice: scores rows × len
-        // (row stride len), q_rows rows × d (row stride d), keys len × d read transposed
-        // (element (c, j) at j·d + c), vals len × dv, o rows × dv.
+        // SAFETY: the extents asserted above bound every element addressed: q rows × d from q0
+        // (row stride ql.row), keys len × d from k0 read transposed (element (c, j) at
+        // j·kl.row + c), values len × dv from v0 (row stride vl.row), the scores rows × len, and
+        // this task's own output rows × dv from o0 (row stride ol.row), which no other task writes.
         unsafe {
             gemm::gemm(
                 rows, len, d,
                 scores.as_mut_ptr(), 1, len as isize, false,
-                q_rows.as_ptr(), 1, d as isize,
-                keys.as_ptr(), d as isize, 1,
+                q.data.as_ptr().add(q0), 1, ql.row as isize,
+                k.data.as_ptr().add(k0), kl.row as isize, 1,
                 0.0, scale, false, false, false, gemm::Parallelism::None,
             );
         }
@@ -63,9 +147,9 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
         unsafe {
             gemm::gemm(
                 rows, dv, len,
-                o.as_mut_ptr(), 1, dv as isize, false,
+                out_ptr.0.add(o0), 1, ol.row as isize, false,
                 scores.as_ptr(), 1, len as isize,
-                vals.as_ptr(), 1, dv as isize,
+                v.data.as_ptr().add(v0), 1, vl.row as isize,
                 0.0, 1.0, false, false, false, gemm::Parallelism::None,
             );
         }
@@ -82,8 +166,6 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, lengths: &[u32], divi
             run(&mut scores, t);
         }
     }
-    drop((qs, ks, vs));
-    Tensor::from_data(TensorData::new(out, [b, h, n, dv]), &device)
 }
 
 super::cpu::multiversion! {

@@ -93,6 +93,169 @@ fn norm_gelu_plain(x: &[f32], out: &mut [f32], a: f32, b: f32) {
     }
 }
 
+/// Rows per parallel task of the row-wise passes below.
+const ROWS_PER_TASK: usize = 64;
+
+/// Runs `f(first_row, input rows, output rows)` over blocks of rows, in parallel on native builds.
+fn par_rows(x: &[f32], x_width: usize, out: &mut [f32], out_width: usize, f: impl Fn(usize, &[f32], &mut [f32]) + Sync + Send) {
+    if x_width == 0 || out_width == 0 {
+        return;
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(ROWS_PER_TASK * out_width)
+            .zip(x.par_chunks(ROWS_PER_TASK * x_width))
+            .enumerate()
+            .for_each(|(i, (o, x))| f(i * ROWS_PER_TASK, x, o));
+    }
+    #[cfg(target_family = "wasm")]
+    for (i, (o, x)) in out.chunks_mut(ROWS_PER_TASK * out_width).zip(x.chunks(ROWS_PER_TASK * x_width)).enumerate() {
+        f(i * ROWS_PER_TASK, x, o);
+    }
+}
+
+/// `nn.LayerNorm` over rows of `weight.len()` values: `(x − mean) / √(var + eps) · weight + bias`
+/// (biased variance), rows in parallel.
+pub fn layer_norm_rows(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    let d = weight.len();
+    assert_eq!(bias.len(), d, "one bias per weight");
+    assert_eq!(x.len(), out.len(), "as many outputs as inputs");
+    par_rows(x, d, out, d, |_, x, o| {
+        for (x, o) in x.chunks_exact(d).zip(o.chunks_exact_mut(d)) {
+            layer_norm_row(x, weight, bias, eps, o);
+        }
+    });
+}
+
+super::cpu::multiversion! {
+    fn layer_norm_row(x: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) => layer_norm_plain;
+}
+
+/// Independent accumulators of the row sums (so they vectorise).
+const LANES: usize = 16;
+
+#[inline(always)]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().map(|&v| f(v)).sum::<f32>()
+}
+
+#[inline(always)]
+fn layer_norm_plain(x: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) {
+    let d = x.len() as f32;
+    let mean = lane_sum(x, |v| v) / d;
+    let var = lane_sum(x, |v| (v - mean) * (v - mean)) / d;
+    let inv = 1.0 / (var + eps).sqrt();
+    for (((o, &v), &w), &b) in out.iter_mut().zip(x).zip(w).zip(b) {
+        *o = (v - mean) * inv * w + b;
+    }
+}
+
+/// transformers' rotary embedding on rows of `heads · head_dim` values (token-major: batch item,
+/// position, head), in place: each head's `x·scale` (the query's `head_dim^-½`, or 1) becomes
+/// `x·cos + rotate_half(x)·sin` with `rotate_half(x) = cat(−x₂, x₁)`; `cos` and `sin` are
+/// `(len, head_dim)` and a row's position is its index modulo `len`.
+pub fn rotary_rows(x: &mut [f32], width: usize, head_dim: usize, cos: &[f32], sin: &[f32], scale: f32) {
+    assert!(head_dim % 2 == 0 && head_dim <= MAX_HEAD_DIM && width % head_dim.max(1) == 0, "whole heads of even size");
+    assert_eq!(cos.len(), sin.len(), "cos and sin tables of one size");
+    let len = cos.len() / head_dim.max(1);
+    if width == 0 || len == 0 {
+        return;
+    }
+    let mut blocks: Vec<(usize, &mut [f32])> = x.chunks_mut(ROWS_PER_TASK * width).enumerate().map(|(i, c)| (i * ROWS_PER_TASK, c)).collect();
+    let run = |(first, block): &mut (usize, &mut [f32])| {
+        for (r, row) in block.chunks_exact_mut(width).enumerate() {
+            let t = (*first + r) % len;
+            let (c, s) = (&cos[t * head_dim..(t + 1) * head_dim], &sin[t * head_dim..(t + 1) * head_dim]);
+            for head in row.chunks_exact_mut(head_dim) {
+                rotary_head(head, c, s, scale);
+            }
+        }
+    };
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        blocks.par_iter_mut().for_each(run);
+    }
+    #[cfg(target_family = "wasm")]
+    blocks.iter_mut().for_each(run);
+}
+
+/// The largest head size [`rotary_rows`] takes (a head is copied to the stack).
+pub const MAX_HEAD_DIM: usize = 256;
+
+super::cpu::multiversion! {
+    fn rotary_head(x: &mut [f32], cos: &[f32], sin: &[f32], scale: f32) => rotary_plain;
+}
+
+#[inline(always)]
+fn rotary_plain(x: &mut [f32], cos: &[f32], sin: &[f32], scale: f32) {
+    let hd = x.len();
+    let half = hd / 2;
+    let mut t = [0f32; MAX_HEAD_DIM];
+    for (t, &v) in t.iter_mut().zip(x.iter()) {
+        *t = v * scale;
+    }
+    for i in 0..half {
+        x[i] = t[i] * cos[i] + -t[i + half] * sin[i];
+    }
+    for i in half..hd {
+        x[i] = t[i] * cos[i] + t[i - half] * sin[i];
+    }
+}
+
+/// NT-v2's SwiGLU on rows of `2·i` values `[x₁, x₂]` → rows of `i`: `silu(x₁) · x₂` with
+/// `silu(x) = x · σ(x)`, rows in parallel.
+pub fn swiglu_rows(x: &[f32], out: &mut [f32], i: usize) {
+    assert_eq!(x.len(), 2 * out.len(), "rows of 2i in, i out");
+    par_rows(x, 2 * i, out, i, |_, x, o| {
+        for (x, o) in x.chunks_exact(2 * i).zip(o.chunks_exact_mut(i)) {
+            swiglu_row(x, o);
+        }
+    });
+}
+
+super::cpu::multiversion! {
+    fn swiglu_row(x: &[f32], out: &mut [f32]) => swiglu_plain;
+}
+
+#[inline(always)]
+fn swiglu_plain(x: &[f32], out: &mut [f32]) {
+    let (x1, x2) = x.split_at(out.len());
+    for ((o, &a), &g) in out.iter_mut().zip(x1).zip(x2) {
+        *o = a / (1.0 + exp(-a)) * g;
+    }
+}
+
+/// [`crate::nn::gelu_erf`] in place on a buffer, in parallel.
+pub fn gelu_erf_in_place(x: &mut [f32]) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        x.par_chunks_mut(ROWS_PER_TASK * 1024).for_each(|c| gelu_slice_in_place(c));
+    }
+    #[cfg(target_family = "wasm")]
+    gelu_slice_in_place(x);
+}
+
+super::cpu::multiversion! {
+    fn gelu_slice_in_place(x: &mut [f32]) => gelu_in_place_plain;
+}
+
+#[inline(always)]
+fn gelu_in_place_plain(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = *v * 0.5 * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
 super::cpu::multiversion! {
     fn gelu_slice(x: &[f32], out: &mut [f32]) => gelu_plain;
 }

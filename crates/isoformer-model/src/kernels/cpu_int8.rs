@@ -197,6 +197,18 @@ pub fn product<const D: usize>(weight: &Param<Tensor<2>>, bias: Option<&Param<Te
     Ok(Tensor::from_data(TensorData::new(out, dims), &device))
 }
 
+/// `out = x · weight + bias` for `rows` rows of `x` (`rows × in`) in int8: false (and `out`
+/// untouched) when the layer's weight is not int8.
+pub fn linear_rows(layer: &Linear, x: &[f32], rows: usize, out: &mut [f32]) -> bool {
+    let [d_in, d_out] = layer.weight.dims();
+    let Some(w) = weight_for(&layer.weight, d_out, d_in, |v| transpose(&v, d_in, d_out)) else {
+        return false;
+    };
+    let bias = layer.bias.as_ref().map(|b| values(&flex(b.val())).into_owned());
+    gemm_rows(x, rows, &w, bias.as_deref(), out);
+    true
+}
+
 /// [`super::conv1d`] (zero padding `k / 2`, stride 1) in int8, or `None` when the weight is not
 /// int8. Activations are quantized per batch item, once, into a position-major copy with `k / 2`
 /// rows of zero (the zero point) at each end; the im2col matrix (a row per output position: the

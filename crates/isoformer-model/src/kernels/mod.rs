@@ -39,6 +39,7 @@ pub mod conv1d;
 pub(crate) mod cpu;
 pub mod cpu_attention;
 pub mod cpu_elementwise;
+pub mod cpu_gemm;
 #[cfg(not(target_family = "wasm"))]
 pub mod cpu_int8;
 pub mod fusion_residual;

@@ -1,0 +1,150 @@
+//! Linear layers on the CPU backend (flex) over plain row-major buffers, for the fused encoder
+//! layers (`esm::EsmLayer`'s CPU path) and burn `Linear`s ([`super::matmul::linear`]).
+//!
+//! The product is the `gemm` crate's, the same kernels burn-flex's matmul calls (AVX-512 where
+//! the CPU has it, chosen at run time), with two differences that measured faster on the encoders'
+//! shapes (benches/README.md):
+//! * the threads split the rows, each running a single-threaded product on its block
+//!   ([`gemm_rows`]), where `gemm`'s own parallelism split each product's panels: 2,048 × 640 ×
+//!   2,560 ran at 300 instead of 264 GFLOP/s, 512 × 640 × 1,920 at 281 instead of 179 (2 threads,
+//!   Xeon AVX-512);
+//! * the output starts as the bias (and the residual, where a layer adds one) and the product is
+//!   accumulated onto it, so neither is a separate pass over the output.
+
+use burn::nn::Linear;
+use burn::tensor::{Tensor, TensorData};
+
+use super::cpu::{flex, values};
+
+/// Rows per thread below which a product stays on one thread (a task's packing would cost more
+/// than it saves).
+const MIN_ROWS_PER_TASK: usize = 32;
+
+/// `out (rows × n) = init + x (rows × k) · w (k × n)`, all row-major, where `init` is what `out`
+/// holds on entry when `accumulate` (else 0). The rows are split into one block per thread.
+pub fn gemm_rows(x: &[f32], w: &[f32], out: &mut [f32], rows: usize, k: usize, n: usize, accumulate: bool) {
+    assert_eq!(x.len(), rows * k, "x is rows × k");
+    assert_eq!(w.len(), k * n, "w is k × n");
+    assert_eq!(out.len(), rows * n, "out is rows × n");
+    if rows == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    let one = |x: &[f32], out: &mut [f32]| {
+        let m = out.len() / n;
+        // SAFETY: out is m × n (row stride n), x m × k (row stride k), w k × n (row stride n),
+        // as asserted above and by the chunking below.
+        unsafe {
+            gemm::gemm(
+                m, n, k,
+                out.as_mut_ptr(), 1, n as isize, accumulate,
+                x.as_ptr(), 1, k as isize,
+                w.as_ptr(), 1, n as isize,
+                1.0, 1.0, false, false, false, gemm::Parallelism::None,
+            );
+        }
+    };
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        let tasks = rayon::current_num_threads().min(rows.div_ceil(MIN_ROWS_PER_TASK)).max(1);
+        let per = rows.div_ceil(tasks);
+        out.par_chunks_mut(per * n).zip(x.par_chunks(per * k)).for_each(|(o, xs)| one(xs, o));
+    }
+    #[cfg(target_family = "wasm")]
+    one(x, out);
+}
+
+/// Fills `out` (rows of `bias.len()`) with `bias` in every row, plus `residual` where given.
+pub fn init_rows(out: &mut [f32], bias: Option<&[f32]>, residual: Option<&[f32]>) {
+    match (bias, residual) {
+        (None, None) => out.fill(0.0),
+        (None, Some(r)) => out.copy_from_slice(r),
+        (Some(b), None) => out.chunks_exact_mut(b.len()).for_each(|o| o.copy_from_slice(b)),
+        (Some(b), Some(r)) => {
+            for (o, r) in out.chunks_exact_mut(b.len()).zip(r.chunks_exact(b.len())) {
+                for ((o, &r), &b) in o.iter_mut().zip(r).zip(b) {
+                    *o = r + b;
+                }
+            }
+        }
+    }
+}
+
+/// `out = x · weight + bias (+ residual)` for `rows` rows of `x` (`rows × in`) and a Linear layer
+/// (weight `[in, out]`): in int8 where [`super::use_int8`] is on and the weight is int8
+/// ([`super::cpu_int8`]), else in f32 by [`gemm_rows`].
+pub fn linear_rows(layer: &Linear, x: &[f32], rows: usize, out: &mut [f32], residual: Option<&[f32]>) {
+    let device = layer.weight.val().device();
+    #[cfg(not(target_family = "wasm"))]
+    if super::use_int8(&device) && super::cpu_int8::linear_rows(layer, x, rows, out) {
+        if let Some(r) = residual {
+            out.iter_mut().zip(r).for_each(|(o, &r)| *o += r);
+        }
+        return;
+    }
+    let _ = device;
+    let [k, n] = layer.weight.dims();
+    let wt = flex(layer.weight.val());
+    let w = values(&wt);
+    let bt = layer.bias.as_ref().map(|b| flex(b.val()));
+    let bias = bt.as_ref().map(values);
+    init_rows(out, bias.as_deref(), residual);
+    gemm_rows(x, &w, out, rows, k, n, true);
+}
+
+/// burn's `Linear` on `x (…, in)` through [`linear_rows`] (the caller checked
+/// [`super::cpu::runs_on`]).
+pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    let mut dims = x.dims();
+    let d_out = layer.weight.dims()[1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let xt = flex(x);
+    let xs = values(&xt);
+    let mut out = vec![0f32; rows * d_out];
+    linear_rows(layer, &xs, rows, &mut out, None);
+    drop(xs);
+    dims[D - 1] = d_out;
+    Tensor::from_data(TensorData::new(out, dims), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(x: &[f32], w: &[f32], rows: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut out = vec![0f32; rows * n];
+        for r in 0..rows {
+            for j in 0..n {
+                out[r * n + j] = (0..k).map(|i| x[r * k + i] as f64 * w[i * n + j] as f64).sum::<f64>() as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn split_rows_give_the_product_plus_what_out_held() {
+        for (rows, k, n) in [(1, 3, 5), (67, 19, 33), (300, 64, 7)] {
+            let x: Vec<f32> = (0..rows * k).map(|i| ((i * 7919) % 17) as f32 * 0.25 - 2.0).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 13) as f32 * 0.5 - 3.0).collect();
+            let want = naive(&x, &w, rows, k, n);
+            let mut out = vec![7f32; rows * n];
+            gemm_rows(&x, &w, &mut out, rows, k, n, false);
+            assert!(out.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-3), "{rows}×{k}×{n} product");
+            let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+            let residual = vec![0.5f32; rows * n];
+            init_rows(&mut out, Some(&bias), Some(&residual));
+            gemm_rows(&x, &w, &mut out, rows, k, n, true);
+            for (i, (a, b)) in out.iter().zip(&want).enumerate() {
+                let expect = b + (i % n) as f32 + 0.5;
+                assert!((a - expect).abs() < 1e-3, "{rows}×{k}×{n} accumulated: {a} against {expect}");
+            }
+        }
+    }
+}
