@@ -161,8 +161,8 @@ fn sgemm(device: &Device, n: usize, reps: usize, path: &str) -> Result<()> {
 }
 
 /// One convolution of Enformer's conv tower (`--cin`, `--cout`, `--k`, `--len`, one row) by burn
-/// (`--path burn`) or the register-blocked WGSL kernel (`--path kernel`, wgpu only;
-/// `shaders/conv1d.wgsl`).
+/// (`--path burn`), the register-blocked WGSL kernel (`--path kernel`, wgpu only;
+/// `shaders/conv1d.wgsl`) or the CPU kernel (`--path cpu`, flex only: `kernels::cpu_gemm`).
 fn conv(device: &Device, args: &Args) -> Result<()> {
     use isoformer_model::kernels::{self, conv1d};
     let (cin, cout, k, len, reps) = (args.num("cin", 768)?, args.num("cout", 768)?, args.num("k", 5)?, args.num("len", 4096)?, args.num("reps", 3)?);
@@ -178,8 +178,8 @@ fn conv(device: &Device, args: &Args) -> Result<()> {
         let t = Instant::now();
         let y = match path.as_str() {
             "burn" => conv1d::reference(x.clone(), w.clone(), b.clone()),
-            "kernel" => conv1d::conv1d(x.clone(), w.clone(), b.clone()),
-            other => bail!("unknown --path {other:?} (burn, kernel)"),
+            "kernel" | "cpu" => conv1d::conv1d(x.clone(), w.clone(), b.clone()),
+            other => bail!("unknown --path {other:?} (burn, kernel, cpu)"),
         };
         out = y.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
         if rep > 0 {

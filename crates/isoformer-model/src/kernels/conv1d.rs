@@ -20,6 +20,9 @@ pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, bias: Tensor<1>) -> Tensor<3> {
         );
         return Tensor::from_dispatch(out);
     }
+    if super::cpu::runs_on(&x.device()) {
+        return super::cpu_gemm::conv1d(x, weight, bias);
+    }
     reference(x, weight, bias)
 }
 

@@ -114,6 +114,73 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_data(TensorData::new(out, dims), &device)
 }
 
+/// `nn.Conv1d(in, out, k, padding = k // 2)` with its bias on flex: x `(b, in, len)`, weight
+/// `[out, in, k]` → `(b, out, len)`, as `k` products accumulated onto the bias: tap `t` adds
+/// `weight[:, :, t] · x[:, p + t − k/2]` for the output positions `p` whose input exists (the
+/// zero padding is the positions left out). Both operands are read where they lie (the tap's
+/// weight with a stride of `k`, the input shifted), so nothing is copied: burn's convolution
+/// wrote the `in · k × len` im2col matrix first.
+pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, bias: Tensor<1>) -> Tensor<3> {
+    let device = x.device();
+    let [d_out, d_in, k] = weight.dims();
+    let [b, c, len] = x.dims();
+    assert_eq!(c, d_in, "conv1d input channels");
+    assert!(k % 2 == 1, "an odd kernel size");
+    let (xt, wt, bt) = (flex(x), flex(weight), flex(bias));
+    let (xs, ws, bs) = (values(&xt), values(&wt), values(&bt));
+    let mut out = vec![0f32; b * d_out * len];
+    if len > 0 && d_out > 0 {
+        for (xi, y) in xs.chunks_exact(d_in * len).zip(out.chunks_exact_mut(d_out * len)) {
+            conv1d_item(xi, &ws, &bs, y, [d_out, d_in, k, len]);
+        }
+    }
+    drop((xs, ws, bs));
+    Tensor::from_data(TensorData::new(out, [b, d_out, len]), &device)
+}
+
+/// One batch item of [`conv1d`]: `x` `in × len`, `w` `[out, in, k]`, `y` `out × len`; blocks
+/// of output channels in parallel.
+fn conv1d_item(x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32], [d_out, d_in, k, len]: [usize; 4]) {
+    let pad = k / 2;
+    let one = |o0: usize, y: &mut [f32]| {
+        let rows = y.len() / len;
+        for (row, &b) in y.chunks_exact_mut(len).zip(&bias[o0..o0 + rows]) {
+            row.fill(b);
+        }
+        for tap in 0..k {
+            // Output position p reads input p + tap − pad.
+            let first = pad.saturating_sub(tap);
+            let end = (len + pad).saturating_sub(tap).min(len);
+            if end <= first || d_in == 0 {
+                continue;
+            }
+            let src = first + tap - pad;
+            // SAFETY: y is rows × len (row stride len) and columns first..end are within it; the
+            // tap's weight rows o0..o0 + rows are elements (o, ch) at o·in·k + ch·k + tap of w
+            // (in × k per row); the input columns src..src + (end − first) of x's in rows
+            // (row stride len) are within x since src + end − first ≤ len.
+            unsafe {
+                gemm::gemm(
+                    rows, end - first, d_in,
+                    y.as_mut_ptr().add(first), 1, len as isize, true,
+                    w.as_ptr().add(o0 * d_in * k + tap), k as isize, (d_in * k) as isize,
+                    x.as_ptr().add(src), 1, len as isize,
+                    1.0, 1.0, false, false, false, gemm::Parallelism::None,
+                );
+            }
+        }
+    };
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        let tasks = rayon::current_num_threads().min(d_out).max(1);
+        let per = d_out.div_ceil(tasks);
+        y.par_chunks_mut(per * len).enumerate().for_each(|(i, y)| one(i * per, y));
+    }
+    #[cfg(target_family = "wasm")]
+    one(0, y);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +193,24 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn conv1d_matches_burns_convolution() {
+        let device = burn::tensor::Device::default();
+        for (b, d_in, d_out, k, len) in [(2, 3, 5, 5, 9), (1, 8, 70, 1, 33), (1, 4, 6, 15, 7)] {
+            let seq = |n: usize, m: usize| (0..n).map(|i| ((i * m) % 19) as f32 * 0.1 - 0.9).collect::<Vec<f32>>();
+            let x = Tensor::<3>::from_data(TensorData::new(seq(b * d_in * len, 7919), [b, d_in, len]), &device);
+            let w = Tensor::<3>::from_data(TensorData::new(seq(d_out * d_in * k, 104_729), [d_out, d_in, k]), &device);
+            let bias = Tensor::<1>::from_data(TensorData::new(seq(d_out, 31), [d_out]), &device);
+            let want = burn::tensor::module::conv1d(x.clone(), w.clone(), Some(bias.clone()), burn::tensor::ops::ConvOptions::new([1], [k / 2], [1], 1));
+            let got = conv1d(x, w, bias);
+            let (g, w) = (got.into_data().to_vec::<f32>().unwrap(), want.into_data().to_vec::<f32>().unwrap());
+            assert_eq!(g.len(), w.len());
+            for (a, e) in g.iter().zip(&w) {
+                assert!((a - e).abs() < 1e-4, "k{k} len {len}: {a} against {e}");
+            }
+        }
     }
 
     #[test]

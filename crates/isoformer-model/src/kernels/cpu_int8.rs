@@ -173,11 +173,6 @@ pub fn release<M: burn::module::Module>(module: M) -> M {
     module.map(&mut Mapper)
 }
 
-/// `linear` of [`super::matmul`] in int8, or the input back when the layer's weight is not int8.
-pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
-    product(&layer.weight, layer.bias.as_ref(), x)
-}
-
 /// `x (…, in) · weight [in, out] (+ bias)` in int8, or the input back when the weight is not int8.
 pub fn product<const D: usize>(weight: &Param<Tensor<2>>, bias: Option<&Param<Tensor<1>>>, x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
     let [d_in, d_out] = weight.dims();

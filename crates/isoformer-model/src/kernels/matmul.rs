@@ -44,17 +44,13 @@ pub fn by_weight<const D: usize>(x: Tensor<D>, weight: &burn::module::Param<Tens
     matmul(x.reshape([rows, d_in]), weight.val()).reshape(dims)
 }
 
-/// burn's `Linear` layer (weight `[in, out]`, optional bias) on `x (…, in)`, through [`matmul`].
+/// burn's `Linear` layer (weight `[in, out]`, optional bias) on `x (…, in)`: on the CPU backend
+/// [`super::cpu_gemm::linear`] (in int8 where [`super::set_int8_compute`] is on and the weight is
+/// int8), else through [`matmul`].
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(not(target_family = "wasm"))]
-    let x = if super::use_int8(&x.device()) {
-        match super::cpu_int8::linear(layer, x) {
-            Ok(y) => return y,
-            Err(x) => x,
-        }
-    } else {
-        x
-    };
+    if super::cpu::runs_on(&x.device()) {
+        return super::cpu_gemm::linear(layer, x);
+    }
     #[cfg(feature = "wgsl")]
     if super::use_register_kernels(&x.device()) {
         let dims = x.dims();
