@@ -17,11 +17,8 @@ use super::cpu::{exp, flex, values};
 pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let shape = x.shape();
-    let t = flex(x);
-    let values = values(&t);
-    let mut out = vec![0f32; values.len()];
-    gelu_slice(&values, &mut out);
-    drop(values);
+    let mut out = values(&flex(x)).into_owned();
+    gelu_erf_in_place(&mut out);
     Tensor::from_data(TensorData::new(out, shape), &device)
 }
 
@@ -256,17 +253,6 @@ fn gelu_in_place_plain(x: &mut [f32]) {
     }
 }
 
-super::cpu::multiversion! {
-    fn gelu_slice(x: &[f32], out: &mut [f32]) => gelu_plain;
-}
-
-#[inline(always)]
-fn gelu_plain(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = v * 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
 /// erf(x) as a ratio of odd and even polynomials in x over [−4, 4] (x clamped there; erf(4)
 /// rounds to 1 in f32). Branch-free, so loops over it vectorise.
 #[inline(always)]
@@ -331,11 +317,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn every_dispatched_version_agrees() {
         let x: Vec<f32> = (0..777).map(|i| (i as f32 - 388.0) / 37.0).collect();
-        let (mut plain, mut v) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-        gelu_plain(&x, &mut plain);
+        let (mut plain, mut v) = (x.clone(), x.clone());
+        gelu_in_place_plain(&mut plain);
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-6 * (1.0 + q.abs()));
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            unsafe { gelu_slice::avx2(&x, &mut v) };
+            unsafe { gelu_slice_in_place::avx2(&mut v) };
             assert!(close(&v, &plain), "AVX2 GELU");
             let mut n = vec![0f32; x.len()];
             norm_gelu_plain(&x, &mut plain, 0.9, 0.1);
@@ -343,17 +329,101 @@ mod tests {
             assert!(close(&n, &plain), "AVX2 BatchNorm + GELU");
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
-            gelu_plain(&x, &mut plain);
-            unsafe { gelu_slice::avx512(&x, &mut v) };
+            let (mut plain, mut v) = (x.clone(), x.clone());
+            gelu_in_place_plain(&mut plain);
+            unsafe { gelu_slice_in_place::avx512(&mut v) };
             assert!(close(&v, &plain), "AVX-512 GELU");
+        }
+    }
+
+    /// The encoder layers' row kernels: every compiled version this CPU can run gives the plain
+    /// loop's values.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_dispatched_row_kernel_agrees() {
+        let x: Vec<f32> = (0..64).map(|i| ((i * 7919) % 41) as f32 / 7.0 - 3.0).collect();
+        let w: Vec<f32> = (0..64).map(|i| 0.5 + i as f32 / 50.0).collect();
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-6 * (1.0 + q.abs()));
+        let mut plain = [vec![0f32; 64], x.clone(), vec![0f32; 32]];
+        layer_norm_plain(&x, &w, &x, 1e-5, &mut plain[0]);
+        rotary_plain(&mut plain[1], &w, &x, 0.25);
+        swiglu_plain(&x, &mut plain[2]);
+        let mut versions: Vec<(&str, [Vec<f32>; 3])> = Vec::new();
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            let mut v = [vec![0f32; 64], x.clone(), vec![0f32; 32]];
+            unsafe {
+                layer_norm_row::avx2(&x, &w, &x, 1e-5, &mut v[0]);
+                rotary_head::avx2(&mut v[1], &w, &x, 0.25);
+                swiglu_row::avx2(&x, &mut v[2]);
+            }
+            versions.push(("AVX2", v));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let mut v = [vec![0f32; 64], x.clone(), vec![0f32; 32]];
+            unsafe {
+                layer_norm_row::avx512(&x, &w, &x, 1e-5, &mut v[0]);
+                rotary_head::avx512(&mut v[1], &w, &x, 0.25);
+                swiglu_row::avx512(&x, &mut v[2]);
+            }
+            versions.push(("AVX-512", v));
+        }
+        for (name, v) in versions {
+            for (kernel, (got, want)) in ["LayerNorm", "rotary", "SwiGLU"].iter().zip(v.iter().zip(&plain)) {
+                assert!(close(got, want), "{name} {kernel}");
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_rotary_and_swiglu_match_their_definitions() {
+        let (rows, d) = (70, 24);
+        let x: Vec<f32> = (0..rows * d).map(|i| ((i * 104_729) % 53) as f32 / 9.0 - 2.5).collect();
+        let w: Vec<f32> = (0..d).map(|i| 0.8 + i as f32 / 40.0).collect();
+        let b: Vec<f32> = (0..d).map(|i| i as f32 / 30.0 - 0.4).collect();
+        let mut out = vec![0f32; rows * d];
+        layer_norm_rows(&x, &w, &b, 1e-5, &mut out);
+        for (r, o) in x.chunks(d).zip(out.chunks(d)) {
+            let mean = r.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+            let var = r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+            for i in 0..d {
+                let want = (r[i] as f64 - mean) / (var + 1e-5).sqrt() * w[i] as f64 + b[i] as f64;
+                assert!((o[i] as f64 - want).abs() < 1e-5, "LayerNorm {} against {want}", o[i]);
+            }
+        }
+
+        // Two heads of 12, positions cycling through a table of 5.
+        let (hd, len) = (12, 5);
+        let cos: Vec<f32> = (0..len * hd).map(|i| (i as f32 * 0.3).cos()).collect();
+        let sin: Vec<f32> = (0..len * hd).map(|i| (i as f32 * 0.3).sin()).collect();
+        let mut rot = x.clone();
+        rotary_rows(&mut rot, d, hd, &cos, &sin, 0.5);
+        for (row, (r, o)) in x.chunks(d).zip(rot.chunks(d)).enumerate() {
+            let t = row % len;
+            for (head, o) in r.chunks(hd).zip(o.chunks(hd)) {
+                for c in 0..hd {
+                    let rotated = if c < hd / 2 { -head[c + hd / 2] } else { head[c - hd / 2] };
+                    let want = head[c] * 0.5 * cos[t * hd + c] + rotated * 0.5 * sin[t * hd + c];
+                    assert!((o[c] - want).abs() < 1e-6, "rotary {} against {want}", o[c]);
+                }
+            }
+        }
+
+        let mut gated = vec![0f32; rows * d / 2];
+        swiglu_rows(&x, &mut gated, d / 2);
+        for (r, o) in x.chunks(d).zip(gated.chunks(d / 2)) {
+            for i in 0..d / 2 {
+                let a = r[i] as f64;
+                let want = a / (1.0 + (-a).exp()) * r[d / 2 + i] as f64;
+                assert!((o[i] as f64 - want).abs() < 1e-5, "SwiGLU {} against {want}", o[i]);
+            }
         }
     }
 
     #[test]
     fn gelu_matches_the_definition() {
         let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 50.0).collect();
-        let mut out = vec![0f32; x.len()];
-        gelu_slice(&x, &mut out);
+        let mut out = x.clone();
+        gelu_erf_in_place(&mut out);
         for (&v, &g) in x.iter().zip(&out) {
             let want = v as f64 * 0.5 * (1.0 + libm::erf(v as f64 / std::f64::consts::SQRT_2));
             assert!((g as f64 - want).abs() < 1e-5, "gelu({v}) = {g}, want {want}");

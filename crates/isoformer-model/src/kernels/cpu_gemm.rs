@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn conv1d_matches_burns_convolution() {
-        let device = burn::tensor::Device::default();
+        let device = burn::tensor::Device::flex();
         for (b, d_in, d_out, k, len) in [(2, 3, 5, 5, 9), (1, 8, 70, 1, 33), (1, 4, 6, 15, 7)] {
             let seq = |n: usize, m: usize| (0..n).map(|i| ((i * m) % 19) as f32 * 0.1 - 0.9).collect::<Vec<f32>>();
             let x = Tensor::<3>::from_data(TensorData::new(seq(b * d_in * len, 7919), [b, d_in, len]), &device);
