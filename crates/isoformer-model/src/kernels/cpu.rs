@@ -42,13 +42,23 @@ pub fn vector(t: Tensor<1>) -> Vec<f32> {
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    // Round x / ln 2 to the nearest integer by the 1.5 · 2^23 trick (no rounding instruction).
-    const ROUND: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let (n, ni) = nearest(x * std::f32::consts::LOG2_E);
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    y * f32::from_bits(((ni + 127) as u32) << 23)
+}
+
+/// `x` rounded to the nearest integer (ties to even), as a float and as an integer, for
+/// |x| < 2^22: `x + 1.5·2^23` has no fraction bits left and its low mantissa bits are the integer
+/// (plus 2^22). Plain float and integer arithmetic on the bits, so loops over it vectorise: a
+/// float-to-integer `as` cast checks for NaN and range per value and compiles to scalar code.
+/// Outside that range the integer is meaningless (but defined).
+#[inline(always)]
+pub fn nearest(x: f32) -> (f32, i32) {
+    const ROUND: f32 = 12_582_912.0;
+    let t = x + ROUND;
+    (t - ROUND, (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32))
 }
 
 
@@ -56,9 +66,9 @@ pub fn exp(x: f32) -> f32 {
 /// compiled for the best instruction set this CPU has, and `mod name` holding each compiled
 /// version (`name::avx512`, `name::avx2`: `unsafe`, for the tests that compare them).
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $plain:ident;) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $plain:ident;) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx512f") {
@@ -82,14 +92,14 @@ macro_rules! multiversion {
             /// # Safety
             /// The CPU must have AVX-512F.
             #[target_feature(enable = "avx512f")]
-            pub unsafe fn avx512($($arg: $ty),*) {
+            pub unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
                 super::$plain($($arg),*)
             }
 
             /// # Safety
             /// The CPU must have AVX2 and FMA.
             #[target_feature(enable = "avx2,fma")]
-            pub unsafe fn avx2($($arg: $ty),*) {
+            pub unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                 super::$plain($($arg),*)
             }
         }
@@ -101,6 +111,13 @@ pub(crate) use multiversion;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_rounds_ties_to_even() {
+        for (x, want) in [(2.5f32, 2), (3.5, 4), (-2.5, -2), (-0.4, 0), (-126.0, -126), (1_000_000.6, 1_000_001), (0.5, 0), (-1.5, -2)] {
+            assert_eq!(nearest(x), (want as f32, want), "{x}");
+        }
+    }
 
     #[test]
     fn exp_is_within_2e_7_relative_of_std() {

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use rten_gemm::{GemmExecutor, GemmInputA, GemmInputB, GemmUninitOptions, PackedBMatrix};
 use rten_tensor::NdTensorView;
 
-use super::cpu::{flex, values};
+use super::cpu::{flex, nearest, values};
 
 thread_local! {
     /// The u8 × i8 → i32 GEMM (rten-gemm's executor is not `Send`, so one per calling thread;
@@ -97,7 +97,7 @@ fn exact_row(row: &[f32], q: &mut [i8], scale: &mut f32) -> bool {
     let tol = max * 1e-6;
     let mut ok = true;
     for (qi, &v) in q.iter_mut().zip(row) {
-        let r = nearest(v / s);
+        let r = nearest(v / s).0;
         ok &= (r * s - v).abs() <= tol;
         *qi = r.clamp(-127.0, 127.0) as i8;
     }
@@ -314,7 +314,7 @@ fn raw_gemm<'a>(a: rten_tensor::NdTensorView<'_, u8, 2>, w: &Int8Weight, acc: &'
 
 /// Scale and zero point mapping `[min(x, 0), max(x, 0)]` onto `0..=top` (zero exact).
 fn range_params(x: &[f32], top: f32) -> (f32, u8) {
-    let (lo, hi) = x.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = range(x);
     if hi - lo <= 0.0 || !(hi - lo).is_finite() {
         return (0.0, 0);
     }
@@ -323,18 +323,34 @@ fn range_params(x: &[f32], top: f32) -> (f32, u8) {
     (s, zp as u8)
 }
 
-/// `x` rounded to the nearest integer, ties to even, for |x| < 2^22 (what quantized values are):
-/// adding and subtracting 1.5 · 2^23 leaves no fraction bits. Plain float arithmetic, so loops
-/// over it vectorise (`round` and `round_ties_even` are libm calls per value here).
-#[inline(always)]
-fn nearest(x: f32) -> f32 {
-    const ROUND: f32 = 12_582_912.0;
-    (x + ROUND) - ROUND
+super::cpu::multiversion! {
+    /// `(min(x, 0), max(x, 0))`, in independent lanes (so it vectorises).
+    fn range(x: &[f32]) -> (f32, f32) => range_plain;
 }
 
 #[inline(always)]
+fn range_plain(x: &[f32]) -> (f32, f32) {
+    const LANES: usize = 16;
+    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let fold = |acc: (f32, f32), &v: &f32| (acc.0.min(v), acc.1.max(v));
+    let lanes = lo.iter().zip(&hi).fold((0f32, 0f32), |acc, (&l, &h)| (acc.0.min(l), acc.1.max(h)));
+    chunks.remainder().iter().fold(lanes, fold)
+}
+
+/// `v` on the activation grid: `v·inv + zp` rounded to the nearest level, ties to even
+/// ([`nearest`]: integer arithmetic that vectorises, where `round` is a libm call per value and
+/// a float-to-`u8` cast scalar code), clamped to `0..=top` (|v·inv| < 2^22 for values within the
+/// row's range; NaN gives some level, defined).
+#[inline(always)]
 fn quantize(v: f32, inv: f32, zp: u8, top: f32) -> u8 {
-    nearest(v * inv + zp as f32).clamp(0.0, top) as u8
+    nearest(v * inv + zp as f32).1.clamp(0, top as i32) as u8
 }
 
 super::cpu::multiversion! {
