@@ -168,6 +168,105 @@ pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: L
     }
 }
 
+/// Enformer's attention with relative position logits on flex (see
+/// [`super::relative_attention`]): `q (b, h, n, d)` (scaled), `k (b, h, n, d)`, `v (b, h, n, dv)`,
+/// `r (h, 2n − 1, d)` (one row per distance −(n−1)..(n−1)), biases `u`, `w` (`h × d`) →
+/// `(b, n, h, dv)` contiguous, as `(b, h, n, dv)` strides. Per (batch row, head, block of
+/// queries): the content logits `(q + u)·kᵀ` and the block's band of relative logits `(q + w)·rᵀ`
+/// (the `n + rows − 1` distances its rows reach, where the reference computed all `2n − 1` for
+/// every row and then shifted them with copies), added at distance `j − i + n − 1`, softmax, `·v`.
+pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>, u: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+    let device = q.device();
+    let [b, h, n, d] = q.dims();
+    let dv = v.dims()[3];
+    assert_eq!(k.dims(), [b, h, n, d], "k matches q");
+    assert_eq!(r.dims(), [h, (2 * n).saturating_sub(1), d], "one relative row per distance");
+    let (qt, kt, vt, rt, ut, wt) = (flex(q), flex(k), flex(v), flex(r), flex(u), flex(w));
+    let (qs, ks, vs, rs, us, ws) = (values(&qt), values(&kt), values(&vt), values(&rt), values(&ut), values(&wt));
+    assert!(us.len() == h * d && ws.len() == h * d, "a bias per head");
+    let mut out = vec![0f32; b * n * h * dv];
+    let out_layout = Layout::token_major(h, n, dv);
+    let blocks = n.div_ceil(QUERY_BLOCK);
+    let tasks: Vec<(usize, usize, usize)> =
+        (0..b).flat_map(|bi| (0..h).flat_map(move |hh| (0..blocks).map(move |block| (bi, hh, block)))).collect();
+    let out_ptr = OutPtr(out.as_mut_ptr());
+    let (qs, ks, vs, rs, us, ws) = (&qs[..], &ks[..], &vs[..], &rs[..], &us[..], &ws[..]);
+    let run = |buf: &mut [Vec<f32>; 4], (bi, hh, block): (usize, usize, usize)| {
+        let out_ptr = out_ptr;
+        let [qu, qw, scores, rel] = buf;
+        let t0 = block * QUERY_BLOCK;
+        let rows = QUERY_BLOCK.min(n - t0);
+        let band = n + rows - 1;
+        let bh = bi * h + hh;
+        let q_rows = &qs[(bh * n + t0) * d..(bh * n + t0 + rows) * d];
+        let (ub, wb) = (&us[hh * d..(hh + 1) * d], &ws[hh * d..(hh + 1) * d]);
+        qu.clear();
+        qw.clear();
+        for row in q_rows.chunks_exact(d) {
+            qu.extend(row.iter().zip(ub).map(|(a, b)| a + b));
+            qw.extend(row.iter().zip(wb).map(|(a, b)| a + b));
+        }
+        scores.resize(rows * n, 0.0);
+        rel.resize(rows * band, 0.0);
+        let keys = &ks[bh * n * d..(bh + 1) * n * d];
+        // The band's first distance row: query t0 + rows − 1 against key 0.
+        let lo = n - t0 - rows;
+        let r_band = &rs[(hh * (2 * n - 1) + lo) * d..(hh * (2 * n - 1) + lo + band) * d];
+        // SAFETY: scores rows × n, qu and qw rows × d, keys n × d and r_band band × d read
+        // transposed (element (c, j) at j·d + c), rel rows × band; all row-major as sized above.
+        unsafe {
+            gemm::gemm(
+                rows, n, d,
+                scores.as_mut_ptr(), 1, n as isize, false,
+                qu.as_ptr(), 1, d as isize,
+                keys.as_ptr(), d as isize, 1,
+                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+            );
+            gemm::gemm(
+                rows, band, d,
+                rel.as_mut_ptr(), 1, band as isize, false,
+                qw.as_ptr(), 1, d as isize,
+                r_band.as_ptr(), d as isize, 1,
+                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+            );
+        }
+        // Query t0 + a against key j is at distance j − (t0 + a) + n − 1, band column j − a + rows − 1.
+        for (a, row) in scores.chunks_exact_mut(n).enumerate() {
+            let shifted = &rel[a * band + rows - 1 - a..a * band + rows - 1 - a + n];
+            row.iter_mut().zip(shifted).for_each(|(s, r)| *s += r);
+        }
+        softmax_rows(scores, n);
+        let o0 = bi * out_layout.batch + hh * out_layout.head + t0 * out_layout.row;
+        let vals = &vs[bh * n * dv..(bh + 1) * n * dv];
+        // SAFETY: this task's output rows × dv from o0 (row stride h·dv) lie within out and no
+        // other task writes them; scores rows × n, vals n × dv.
+        unsafe {
+            gemm::gemm(
+                rows, dv, n,
+                out_ptr.0.add(o0), 1, out_layout.row as isize, false,
+                scores.as_ptr(), 1, n as isize,
+                vals.as_ptr(), 1, dv as isize,
+                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+            );
+        }
+    };
+    if n > 0 && dv > 0 && d > 0 {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            use rayon::prelude::*;
+            tasks.into_par_iter().for_each_init(Default::default, run);
+        }
+        #[cfg(target_family = "wasm")]
+        {
+            let mut buf = Default::default();
+            for t in tasks {
+                run(&mut buf, t);
+            }
+        }
+    }
+    Tensor::<4>::from_data(TensorData::new(out, [b, n, h, dv]), &device).swap_dims(1, 2)
+}
+
 super::cpu::multiversion! {
     /// Softmax of each `len`-long row of `scores`, in place.
     pub fn softmax_rows(scores: &mut [f32], len: usize) => softmax_rows_plain;

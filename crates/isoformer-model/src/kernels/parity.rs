@@ -113,6 +113,8 @@ pub fn relative_cases(device: &Device) -> Vec<Case> {
         relative_case(device, 12, [1, 16, 70, 8, 6]),
         // The official geometry's head: key size 64, value size 1,536 / 8 = 192.
         relative_case(device, 11, [1, 8, 100, 64, 192]),
+        // More queries than the CPU kernel's block of 256 (its second block's band of distances).
+        relative_case(device, 13, [1, 2, 300, 16, 24]),
         // 1,100 keys at the official head sizes: past lavapipe's 65,535 loop iterations per
         // invocation, were the head loops not unrolled.
         relative_case(device, 13, [1, 2, 1100, 64, 192]),

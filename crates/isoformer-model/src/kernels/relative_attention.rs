@@ -40,6 +40,9 @@ pub fn relative_attention(
         );
         return Tensor::<4>::from_dispatch(out).swap_dims(1, 2);
     }
+    if super::cpu::runs_on(&q.device()) {
+        return super::cpu_attention::relative_attention(q, k, v, rel_k, content_bias, pos_bias);
+    }
     unfused(q, k, v, rel_k, content_bias, pos_bias, super::matmul::matmul)
 }
 
