@@ -18,6 +18,7 @@ use super::cpu::{flex, values};
 
 /// Rows per thread below which a product stays on one thread (a task's packing would cost more
 /// than it saves).
+#[cfg(not(target_family = "wasm"))]
 const MIN_ROWS_PER_TASK: usize = 32;
 
 /// `out (rows × n) = init + x (rows × k) · w (k × n)`, all row-major, where `init` is what `out`
@@ -141,6 +142,7 @@ pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, bias: Tensor<1>) -> Tensor<3> {
 /// One batch item of [`conv1d`]: `x` `in × len`, `w` `[out, in, k]`, `y` `out × len`; blocks
 /// of output channels in parallel.
 fn conv1d_item(x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32], [d_out, d_in, k, len]: [usize; 4]) {
+    assert_eq!(y.len(), d_out * len, "y is out × len");
     let pad = k / 2;
     let one = |o0: usize, y: &mut [f32]| {
         let rows = y.len() / len;

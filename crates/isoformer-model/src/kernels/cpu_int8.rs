@@ -314,7 +314,8 @@ fn raw_gemm<'a>(a: rten_tensor::NdTensorView<'_, u8, 2>, w: &Int8Weight, acc: &'
 
 /// Scale and zero point mapping `[min(x, 0), max(x, 0)]` onto `0..=top` (zero exact).
 fn range_params(x: &[f32], top: f32) -> (f32, u8) {
-    let (lo, hi) = range(x);
+    // In parallel over blocks: a convolution's item is one range over its whole input.
+    let (lo, hi) = x.par_chunks(1 << 16).map(range).reduce(|| (0.0, 0.0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
     if hi - lo <= 0.0 || !(hi - lo).is_finite() {
         return (0.0, 0);
     }
