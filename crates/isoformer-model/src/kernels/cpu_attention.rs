@@ -10,6 +10,11 @@
 //!
 //! burn's own `attention` op on flex computed the same with a scalar masked softmax (17 % of an
 //! ESM-2 8 × 256 forward in `perf`); benches/README.md has the figures.
+//!
+//! [`attend`] takes each operand with its [`Layout`], so the ESM layers' q, k and v are read where
+//! their Linear layers wrote them (token-major, heads side by side) and the heads' outputs are
+//! written side by side, ready for the output projection: no transposes. [`relative_attention`]
+//! is Enformer's variant with relative position logits.
 
 use burn::tensor::{Tensor, TensorData};
 

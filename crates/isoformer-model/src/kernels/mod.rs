@@ -29,6 +29,12 @@
 //! The last two only help WebGPU implementations that run on the CPU (register-blocked, no
 //! workgroup barriers): they are switched by [`use_register_kernels`], not by the size of
 //! what the reference would materialise.
+//!
+//! On burn's flex CPU backend (no autodiff) the same public functions take the CPU kernels, which
+//! work on flex tensors' values in place: [`cpu_gemm`] (Linear layers and convolutions),
+//! [`cpu_attention`] (attention over valid keys, Enformer's relative attention),
+//! [`cpu_elementwise`] (one-pass element-wise steps) and, for int8 weights with
+//! [`set_int8_compute`] on, [`cpu_int8`]. `esm::EsmLayer` chains them over plain buffers.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
