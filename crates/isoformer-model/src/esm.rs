@@ -120,16 +120,14 @@ impl EsmLayer {
     fn forward_cpu(&self, x: &mut Vec<f32>, s: &mut Scratch, b: usize, l: usize, (cos, sin): (&[f32], &[f32]), lengths: &[u32]) {
         use crate::kernels::cpu_attention::{Layout, Operand, Shape, attend};
         use crate::kernels::cpu_elementwise::{gelu_erf_in_place, rotary_rows, swiglu_rows};
-        use crate::kernels::cpu_gemm::linear_rows;
+        use crate::kernels::cpu_gemm::{linear_rows, linear_rows_shared};
         let rows = b * l;
         let d = x.len() / rows.max(1);
         let h = self.heads;
         let hd = d / h;
         let n = rows * d;
         self.attention_norm.rows(x, sized(&mut s.normed, n));
-        for (layer, out) in [(&self.query, &mut s.q), (&self.key, &mut s.k), (&self.value, &mut s.v)] {
-            linear_rows(layer, &s.normed, rows, sized(out, n), None);
-        }
+        linear_rows_shared(&[&self.query, &self.key, &self.value], &s.normed, rows, &mut [sized(&mut s.q, n), sized(&mut s.k, n), sized(&mut s.v, n)]);
         rotary_rows(&mut s.q, d, hd, cos, sin, (hd as f32).powf(-0.5));
         rotary_rows(&mut s.k, d, hd, cos, sin, 1.0);
         let layout = Layout::token_major(h, l, hd);

@@ -286,22 +286,27 @@ fn softmax_rows_plain(scores: &mut [f32], len: usize) {
         let mut lane_max = [f32::NEG_INFINITY; LANES];
         let mut chunks = row.chunks_exact(LANES);
         for c in &mut chunks {
+            // A comparison rather than f32::max, whose NaN rule kept this loop scalar.
             for (m, &x) in lane_max.iter_mut().zip(c) {
-                *m = m.max(x);
+                *m = if x > *m { x } else { *m };
             }
         }
         let max = chunks.remainder().iter().fold(lane_max.iter().copied().fold(f32::NEG_INFINITY, f32::max), |a, &x| a.max(x));
-        for x in row.iter_mut() {
-            *x = exp(*x - max);
-        }
+        // The exponentials and their sum in one pass.
         let mut lane_sum = [0f32; LANES];
-        let mut chunks = row.chunks_exact(LANES);
+        let mut chunks = row.chunks_exact_mut(LANES);
         for c in &mut chunks {
-            for (s, &x) in lane_sum.iter_mut().zip(c) {
-                *s += x;
+            for (s, x) in lane_sum.iter_mut().zip(c) {
+                *x = exp(*x - max);
+                *s += *x;
             }
         }
-        let sum = lane_sum.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+        let mut rest = 0f32;
+        for x in chunks.into_remainder() {
+            *x = exp(*x - max);
+            rest += *x;
+        }
+        let sum = lane_sum.iter().sum::<f32>() + rest;
         let inv = 1.0 / sum;
         for x in row.iter_mut() {
             *x *= inv;

@@ -81,15 +81,30 @@ pub fn init_rows(out: &mut [f32], bias: Option<&[f32]>, residual: Option<&[f32]>
 /// (weight `[in, out]`): in int8 where [`super::use_int8`] is on and the weight is int8
 /// ([`super::cpu_int8`]), else in f32 by [`gemm_rows`].
 pub fn linear_rows(layer: &Linear, x: &[f32], rows: usize, out: &mut [f32], residual: Option<&[f32]>) {
-    let device = layer.weight.val().device();
     #[cfg(not(target_family = "wasm"))]
-    if super::use_int8(&device) && super::cpu_int8::linear_rows(layer, x, rows, out) {
+    if super::use_int8(&layer.weight.val().device()) && super::cpu_int8::linear_rows(&[layer], x, rows, &mut [&mut *out]) {
         if let Some(r) = residual {
             out.iter_mut().zip(r).for_each(|(o, &r)| *o += r);
         }
         return;
     }
-    let _ = device;
+    f32_rows(layer, x, rows, out, residual);
+}
+
+/// [`linear_rows`] for several layers reading the same rows of `x` (an attention's q, k and v):
+/// in int8 the rows are quantized once for all of them.
+pub fn linear_rows_shared(layers: &[&Linear], x: &[f32], rows: usize, outs: &mut [&mut [f32]]) {
+    #[cfg(not(target_family = "wasm"))]
+    if layers.first().is_some_and(|l| super::use_int8(&l.weight.val().device())) && super::cpu_int8::linear_rows(layers, x, rows, outs) {
+        return;
+    }
+    for (layer, out) in layers.iter().zip(outs.iter_mut()) {
+        f32_rows(layer, x, rows, out, None);
+    }
+}
+
+/// [`linear_rows`] in f32.
+fn f32_rows(layer: &Linear, x: &[f32], rows: usize, out: &mut [f32], residual: Option<&[f32]>) {
     let [k, n] = layer.weight.dims();
     let wt = flex(layer.weight.val());
     let w = values(&wt);

@@ -192,15 +192,29 @@ pub fn product<const D: usize>(weight: &Param<Tensor<2>>, bias: Option<&Param<Te
     Ok(Tensor::from_data(TensorData::new(out, dims), &device))
 }
 
-/// `out = x · weight + bias` for `rows` rows of `x` (`rows × in`) in int8: false (and `out`
-/// untouched) when the layer's weight is not int8.
-pub fn linear_rows(layer: &Linear, x: &[f32], rows: usize, out: &mut [f32]) -> bool {
-    let [d_in, d_out] = layer.weight.dims();
-    let Some(w) = weight_for(&layer.weight, d_out, d_in, |v| transpose(&v, d_in, d_out)) else {
+/// `outs[i] = x · layers[i].weight + bias` for `rows` rows of `x` (`rows × in`) in int8, the rows
+/// quantized once for all the layers (the q, k and v of an attention read the same rows): false
+/// (and `outs` untouched) when some layer's weight is not int8.
+pub fn linear_rows(layers: &[&Linear], x: &[f32], rows: usize, outs: &mut [&mut [f32]]) -> bool {
+    assert_eq!(layers.len(), outs.len(), "an output per layer");
+    let weights: Option<Vec<Arc<Int8Weight>>> = layers
+        .iter()
+        .map(|layer| {
+            let [d_in, d_out] = layer.weight.dims();
+            weight_for(&layer.weight, d_out, d_in, |v| transpose(&v, d_in, d_out))
+        })
+        .collect();
+    let Some(weights) = weights else {
         return false;
     };
-    let bias = layer.bias.as_ref().map(|b| values(&flex(b.val())).into_owned());
-    gemm_rows(x, rows, &w, bias.as_deref(), out);
+    let Some(first) = weights.first() else {
+        return true;
+    };
+    let quantized = Rows::quantize(x, rows, first.k);
+    for ((layer, w), out) in layers.iter().zip(&weights).zip(outs.iter_mut()) {
+        let bias = layer.bias.as_ref().map(|b| flex(b.val()));
+        quantized.gemm(w, bias.as_ref().map(values).as_deref(), out);
+    }
     true
 }
 
@@ -229,7 +243,7 @@ pub fn conv1d(x: Tensor<3>, weight: &Param<Tensor<3>>, bias: Tensor<1>) -> Resul
     let mut rows_f32 = vec![0f32; len * d_out];
     let mut acc = vec![MaybeUninit::<i32>::uninit(); len * d_out];
     for (item, y) in xv.chunks_exact(d_in * len).zip(out.chunks_exact_mut(d_out * len)) {
-        let (s, zp) = range_params(item, top);
+        let (s, zp) = range_params_parallel(item, top);
         let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
         padded[..pad * d_in].fill(zp);
         padded[(pad + len) * d_in..].fill(zp);
@@ -285,24 +299,48 @@ fn tap_major(v: &[f32], d_out: usize, d_in: usize, kk: usize) -> Vec<f32> {
 
 /// `out (rows × n) = dequant(quant(x) · w) + bias`, activations quantized per row.
 fn gemm_rows(x: &[f32], rows: usize, w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32]) {
-    let (k, n) = (w.k, w.n);
-    let top = levels();
-    let mut a = vec![0u8; rows * k];
-    let mut scale = vec![0f32; rows];
-    let mut zps = vec![0u8; rows];
-    a.par_chunks_mut(k).zip(scale.par_iter_mut()).zip(zps.par_iter_mut()).zip(x.par_chunks(k)).for_each(|(((qa, s), zp), xr)| {
-        let (sc, z) = range_params(xr, top);
-        let inv = if sc > 0.0 { 1.0 / sc } else { 0.0 };
-        quantize_row(xr, inv, z, top, qa);
-        *s = sc;
-        *zp = z;
-    });
-    let mut acc = vec![MaybeUninit::<i32>::uninit(); rows * n];
-    let av = NdTensorView::from_data([rows, k], &a[..]);
-    let sums = raw_gemm(av, w, &mut acc);
-    out.par_chunks_mut(n).zip(sums.par_chunks(n)).zip(scale.par_iter().zip(zps.par_iter())).for_each(|((o, acc), (&s, &zp))| {
-        dequantize_row(acc, s, zp as i32, &w.scale, &w.sums, bias, o);
-    });
+    Rows::quantize(x, rows, w.k).gemm(w, bias, out);
+}
+
+/// Activation rows quantized to u8, each with its scale and zero point.
+struct Rows {
+    a: Vec<u8>,
+    scale: Vec<f32>,
+    zps: Vec<u8>,
+    rows: usize,
+    k: usize,
+}
+
+impl Rows {
+    /// `x` (`rows × k`) quantized per row.
+    fn quantize(x: &[f32], rows: usize, k: usize) -> Rows {
+        let top = levels();
+        let mut a = vec![0u8; rows * k];
+        let mut scale = vec![0f32; rows];
+        let mut zps = vec![0u8; rows];
+        if k > 0 {
+            a.par_chunks_mut(k).zip(scale.par_iter_mut()).zip(zps.par_iter_mut()).zip(x.par_chunks(k)).for_each(|(((qa, s), zp), xr)| {
+                let (sc, z) = range_params(xr, top);
+                let inv = if sc > 0.0 { 1.0 / sc } else { 0.0 };
+                quantize_row(xr, inv, z, top, qa);
+                *s = sc;
+                *zp = z;
+            });
+        }
+        Rows { a, scale, zps, rows, k }
+    }
+
+    /// `out (rows × n) = dequant(self · w) + bias`.
+    fn gemm(&self, w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32]) {
+        assert_eq!(self.k, w.k, "activation width = weight rows");
+        let n = w.n;
+        let mut acc = vec![MaybeUninit::<i32>::uninit(); self.rows * n];
+        let av = NdTensorView::from_data([self.rows, self.k], &self.a[..]);
+        let sums = raw_gemm(av, w, &mut acc);
+        out.par_chunks_mut(n).zip(sums.par_chunks(n)).zip(self.scale.par_iter().zip(self.zps.par_iter())).for_each(|((o, acc), (&s, &zp))| {
+            dequantize_row(acc, s, zp as i32, &w.scale, &w.sums, bias, o);
+        });
+    }
 }
 
 /// `acc = a · w` over the raw integers (zero points 0). The activations' zero points are taken
@@ -314,8 +352,16 @@ fn raw_gemm<'a>(a: rten_tensor::NdTensorView<'_, u8, 2>, w: &Int8Weight, acc: &'
 
 /// Scale and zero point mapping `[min(x, 0), max(x, 0)]` onto `0..=top` (zero exact).
 fn range_params(x: &[f32], top: f32) -> (f32, u8) {
-    // In parallel over blocks: a convolution's item is one range over its whole input.
-    let (lo, hi) = x.par_chunks(1 << 16).map(range).reduce(|| (0.0, 0.0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    grid(range(x), top)
+}
+
+/// [`range_params`] over blocks in parallel, for a convolution's whole item.
+fn range_params_parallel(x: &[f32], top: f32) -> (f32, u8) {
+    grid(x.par_chunks(1 << 16).map(range).reduce(|| (0.0, 0.0), |a, b| (a.0.min(b.0), a.1.max(b.1))), top)
+}
+
+/// Scale and zero point mapping `[lo, hi]` (lo ≤ 0 ≤ hi) onto `0..=top`.
+fn grid((lo, hi): (f32, f32), top: f32) -> (f32, u8) {
     if hi - lo <= 0.0 || !(hi - lo).is_finite() {
         return (0.0, 0);
     }
@@ -335,9 +381,10 @@ fn range_plain(x: &[f32]) -> (f32, f32) {
     let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
+        // Comparisons rather than f32::min/max, whose NaN rules kept this loop scalar.
         for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
-            *l = l.min(v);
-            *h = h.max(v);
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
         }
     }
     let fold = |acc: (f32, f32), &v: &f32| (acc.0.min(v), acc.1.max(v));
