@@ -4,17 +4,10 @@
 mod common;
 
 use burn::tensor::Device;
-use common::read;
 use isoformer_model::kernels::parity::{self, Case};
 
 fn check(cases: Vec<Case>) {
-    for c in cases {
-        assert_eq!(c.kernel.dims(), c.reference.dims(), "{}: shape", c.label);
-        match parity::compare(&c.label, &read(c.kernel), &read(c.reference)) {
-            Ok(max) => println!("max |Δ| cpu kernel {:<46} {max:.3e}", c.label),
-            Err(e) => panic!("{e}"),
-        }
-    }
+    common::check_cases("cpu kernel", cases);
 }
 
 #[test]

@@ -6,18 +6,12 @@
 mod common;
 
 use burn::tensor::Device;
-use common::{read, wgpu};
+use common::wgpu;
 use isoformer_model::kernels::parity::{self, Case};
 use isoformer_model::kernels::{WgslUse, set_wgsl_use, wgsl_runs_on};
 
 fn check(cases: Vec<Case>) {
-    for c in cases {
-        assert_eq!(c.kernel.dims(), c.reference.dims(), "{}: shape", c.label);
-        match parity::compare(&c.label, &read(c.kernel), &read(c.reference)) {
-            Ok(max) => println!("max |Δ| kernel {:<46} {max:.3e}", c.label),
-            Err(e) => panic!("{e}"),
-        }
-    }
+    common::check_cases("kernel", cases);
 }
 
 /// The wgpu device, with the kernels on at every size (this binary runs nothing else).

@@ -120,9 +120,6 @@ pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: L
     if dv == 0 || n == 0 {
         return;
     }
-    let blocks = n.div_ceil(QUERY_BLOCK);
-    let tasks: Vec<(usize, usize, usize)> =
-        (0..b).flat_map(|bi| (0..h).flat_map(move |hh| (0..blocks).map(move |block| (bi, hh, block)))).collect();
     let out_ptr = OutPtr(out.as_mut_ptr());
     let run = |scores: &mut Vec<f32>, (bi, hh, block): (usize, usize, usize)| {
         let out_ptr = out_ptr;
@@ -159,16 +156,25 @@ pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: L
             );
         }
     };
+    for_each_block(b, h, n, run);
+}
+
+/// Runs `run(scratch, (batch row, head, block of queries))` over every block of [`QUERY_BLOCK`]
+/// queries of every head of every batch row: in parallel on native builds, each thread with its
+/// own scratch buffers.
+fn for_each_block<S: Default>(b: usize, h: usize, n: usize, run: impl Fn(&mut S, (usize, usize, usize)) + Sync + Send) {
+    let blocks = n.div_ceil(QUERY_BLOCK);
+    let tasks = (0..b).flat_map(|bi| (0..h).flat_map(move |hh| (0..blocks).map(move |block| (bi, hh, block))));
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
-        tasks.into_par_iter().for_each_init(Vec::new, run);
+        tasks.collect::<Vec<_>>().into_par_iter().for_each_init(S::default, run);
     }
     #[cfg(target_family = "wasm")]
     {
-        let mut scores = Vec::new();
+        let mut scratch = S::default();
         for t in tasks {
-            run(&mut scores, t);
+            run(&mut scratch, t);
         }
     }
 }
@@ -191,9 +197,6 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
     assert!(us.len() == h * d && ws.len() == h * d, "a bias per head");
     let mut out = vec![0f32; b * n * h * dv];
     let out_layout = Layout::token_major(h, n, dv);
-    let blocks = n.div_ceil(QUERY_BLOCK);
-    let tasks: Vec<(usize, usize, usize)> =
-        (0..b).flat_map(|bi| (0..h).flat_map(move |hh| (0..blocks).map(move |block| (bi, hh, block)))).collect();
     let out_ptr = OutPtr(out.as_mut_ptr());
     let (qs, ks, vs, rs, us, ws) = (&qs[..], &ks[..], &vs[..], &rs[..], &us[..], &ws[..]);
     let run = |buf: &mut [Vec<f32>; 4], (bi, hh, block): (usize, usize, usize)| {
@@ -256,18 +259,7 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
         }
     };
     if n > 0 && dv > 0 && d > 0 {
-        #[cfg(not(target_family = "wasm"))]
-        {
-            use rayon::prelude::*;
-            tasks.into_par_iter().for_each_init(Default::default, run);
-        }
-        #[cfg(target_family = "wasm")]
-        {
-            let mut buf = Default::default();
-            for t in tasks {
-                run(&mut buf, t);
-            }
-        }
+        for_each_block(b, h, n, run);
     }
     Tensor::<4>::from_data(TensorData::new(out, [b, n, h, dv]), &device).swap_dims(1, 2)
 }

@@ -222,7 +222,7 @@ mod tests {
             let bias = Tensor::<1>::from_data(TensorData::new(seq(d_out, 31), [d_out]), &device);
             let want = burn::tensor::module::conv1d(x.clone(), w.clone(), Some(bias.clone()), burn::tensor::ops::ConvOptions::new([1], [k / 2], [1], 1));
             let got = conv1d(x, w, bias);
-            let (g, w) = (got.into_data().to_vec::<f32>().unwrap(), want.into_data().to_vec::<f32>().unwrap());
+            let (g, w) = (got.into_data().try_to_vec::<f32>().unwrap(), want.into_data().try_to_vec::<f32>().unwrap());
             assert_eq!(g.len(), w.len());
             for (a, e) in g.iter().zip(&w) {
                 assert!((a - e).abs() < 1e-4, "k{k} len {len}: {a} against {e}");

@@ -72,3 +72,15 @@ pub fn wgpu() -> Option<Device> {
     })
     .clone()
 }
+
+/// Each kernel case (`isoformer_model::kernels::parity`) against its reference twin: the largest
+/// |Δ| printed under `side`'s name, a panic on the first case out of tolerance.
+pub fn check_cases(side: &str, cases: Vec<isoformer_model::kernels::parity::Case>) {
+    for c in cases {
+        assert_eq!(c.kernel.dims(), c.reference.dims(), "{}: shape", c.label);
+        match isoformer_model::kernels::parity::compare(&c.label, &read(c.kernel), &read(c.reference)) {
+            Ok(max) => println!("max |Δ| {side} {:<46} {max:.3e}", c.label),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
