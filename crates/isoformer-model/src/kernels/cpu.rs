@@ -62,6 +62,53 @@ pub fn nearest(x: f32) -> (f32, i32) {
 }
 
 
+/// `dst = lhs · rhs · beta` (plus `dst` where `read_dst`) by `gemm::gemm` on the calling thread,
+/// each matrix given as (pointer, column stride, row stride). A single-row product runs as two
+/// rows (the row and a row of zeros): gemm 0.19 takes another path for one row (a matrix-vector
+/// product at k = 640, for one) whose sums round differently, which would make a row's result
+/// depend on how many rows it was computed with (the size of a batch, the last block of
+/// queries).
+///
+/// # Safety
+/// As `gemm::gemm`'s: every element the strides address lies within its allocation, and `dst`
+/// does not overlap the inputs.
+#[allow(clippy::too_many_arguments)]
+#[rustfmt::skip]
+pub unsafe fn gemm(
+    m: usize, n: usize, k: usize,
+    dst: *mut f32, dst_cs: isize, dst_rs: isize, read_dst: bool,
+    lhs: *const f32, lhs_cs: isize, lhs_rs: isize,
+    rhs: *const f32, rhs_cs: isize, rhs_rs: isize,
+    beta: f32,
+) {
+    let alpha = if read_dst { 1.0 } else { 0.0 };
+    if m != 1 {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            gemm::gemm(m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, alpha, beta, false, false, false, gemm::Parallelism::None);
+        }
+        return;
+    }
+    let mut rows = vec![0f32; 2 * k];
+    let mut out = vec![0f32; 2 * n];
+    // SAFETY: the caller's guarantee covers row 0 of lhs (k elements, column stride lhs_cs) and
+    // of dst (n elements, column stride dst_cs); the two-row copies are local and contiguous.
+    unsafe {
+        for (c, v) in rows[..k].iter_mut().enumerate() {
+            *v = *lhs.offset(c as isize * lhs_cs);
+        }
+        if read_dst {
+            for (j, v) in out[..n].iter_mut().enumerate() {
+                *v = *dst.offset(j as isize * dst_cs);
+            }
+        }
+        gemm::gemm(2, n, k, out.as_mut_ptr(), 1, n as isize, read_dst, rows.as_ptr(), 1, k as isize, rhs, rhs_cs, rhs_rs, alpha, beta, false, false, false, gemm::Parallelism::None);
+        for (j, &v) in out[..n].iter().enumerate() {
+            *dst.offset(j as isize * dst_cs) = v;
+        }
+    }
+}
+
 /// `multiversion!(pub fn name(a: A, b: B) => plain);` defines `fn name`, which runs `plain`
 /// compiled for the best instruction set this CPU has, and `mod name` holding each compiled
 /// version (`name::avx512`, `name::avx2`: `unsafe`, for the tests that compare them).

@@ -137,22 +137,22 @@ pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: L
         // j·kl.row + c), values len × dv from v0 (row stride vl.row), the scores rows × len, and
         // this task's own output rows × dv from o0 (row stride ol.row), which no other task writes.
         unsafe {
-            gemm::gemm(
+            super::cpu::gemm(
                 rows, len, d,
                 scores.as_mut_ptr(), 1, len as isize, false,
                 q.data.as_ptr().add(q0), 1, ql.row as isize,
                 k.data.as_ptr().add(k0), kl.row as isize, 1,
-                0.0, scale, false, false, false, gemm::Parallelism::None,
+                scale,
             );
         }
         softmax_rows(scores, len);
         unsafe {
-            gemm::gemm(
+            super::cpu::gemm(
                 rows, dv, len,
                 out_ptr.0.add(o0), 1, ol.row as isize, false,
                 scores.as_ptr(), 1, len as isize,
                 v.data.as_ptr().add(v0), 1, vl.row as isize,
-                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+                1.0,
             );
         }
     };
@@ -223,19 +223,19 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
         // SAFETY: scores rows × n, qu and qw rows × d, keys n × d and r_band band × d read
         // transposed (element (c, j) at j·d + c), rel rows × band; all row-major as sized above.
         unsafe {
-            gemm::gemm(
+            super::cpu::gemm(
                 rows, n, d,
                 scores.as_mut_ptr(), 1, n as isize, false,
                 qu.as_ptr(), 1, d as isize,
                 keys.as_ptr(), d as isize, 1,
-                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+                1.0,
             );
-            gemm::gemm(
+            super::cpu::gemm(
                 rows, band, d,
                 rel.as_mut_ptr(), 1, band as isize, false,
                 qw.as_ptr(), 1, d as isize,
                 r_band.as_ptr(), d as isize, 1,
-                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+                1.0,
             );
         }
         // Query t0 + a against key j is at distance j − (t0 + a) + n − 1, band column j − a + rows − 1.
@@ -249,12 +249,12 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
         // SAFETY: this task's output rows × dv from o0 (row stride h·dv) lie within out and no
         // other task writes them; scores rows × n, vals n × dv.
         unsafe {
-            gemm::gemm(
+            super::cpu::gemm(
                 rows, dv, n,
                 out_ptr.0.add(o0), 1, out_layout.row as isize, false,
                 scores.as_ptr(), 1, n as isize,
                 vals.as_ptr(), 1, dv as isize,
-                0.0, 1.0, false, false, false, gemm::Parallelism::None,
+                1.0,
             );
         }
     };

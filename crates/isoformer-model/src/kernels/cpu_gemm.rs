@@ -41,12 +41,12 @@ pub fn gemm_rows(x: &[f32], w: &[f32], out: &mut [f32], rows: usize, k: usize, n
         // SAFETY: out is m × n (row stride n), x m × k (row stride k), w k × n (row stride n),
         // as asserted above and by the chunking below.
         unsafe {
-            gemm::gemm(
+            super::cpu::gemm(
                 m, n, k,
                 out.as_mut_ptr(), 1, n as isize, accumulate,
                 x.as_ptr(), 1, k as isize,
                 w.as_ptr(), 1, n as isize,
-                1.0, 1.0, false, false, false, gemm::Parallelism::None,
+                1.0,
             );
         }
     };
@@ -177,12 +177,12 @@ fn conv1d_item(x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32], [d_out, d_in, 
             // (in × k per row); the input columns src..src + (end − first) of x's in rows
             // (row stride len) are within x since src + end − first ≤ len.
             unsafe {
-                gemm::gemm(
+                super::cpu::gemm(
                     rows, end - first, d_in,
                     y.as_mut_ptr().add(first), 1, len as isize, true,
                     w.as_ptr().add(o0 * d_in * k + tap), k as isize, (d_in * k) as isize,
                     x.as_ptr().add(src), 1, len as isize,
-                    1.0, 1.0, false, false, false, gemm::Parallelism::None,
+                    1.0,
                 );
             }
         }
@@ -227,6 +227,22 @@ mod tests {
             for (a, e) in g.iter().zip(&w) {
                 assert!((a - e).abs() < 1e-4, "k{k} len {len}: {a} against {e}");
             }
+        }
+    }
+
+    /// A row's values do not depend on how many rows it was computed with (one row alone took
+    /// gemm's matrix-vector path, whose sums round differently at k = 640).
+    #[test]
+    fn a_row_is_the_same_alone_and_in_a_batch() {
+        let (k, n) = (640, 64);
+        let x: Vec<f32> = (0..5 * k).map(|i| ((i * 7919) % 101) as f32 * 0.013 - 0.6).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 97) as f32 * 0.017 - 0.8).collect();
+        let mut all = vec![0f32; 5 * n];
+        gemm_rows(&x, &w, &mut all, 5, k, n, false);
+        for r in 0..5 {
+            let mut one = vec![0f32; n];
+            gemm_rows(&x[r * k..(r + 1) * k], &w, &mut one, 1, k, n, false);
+            assert_eq!(one, all[r * n..(r + 1) * n], "row {r}");
         }
     }
 
