@@ -33,9 +33,7 @@ impl LayerNorm {
         let shape = broadcast_shape::<D>(self.weight.dims()[0]);
         normed * self.weight.val().reshape(shape) + self.bias.val().reshape(shape)
     }
-}
 
-impl LayerNorm {
     /// [`forward`](Self::forward) on the CPU backend: one pass per row
     /// ([`crate::kernels::cpu_elementwise::layer_norm_rows`]).
     fn forward_cpu<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {

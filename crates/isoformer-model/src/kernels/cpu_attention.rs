@@ -131,32 +131,41 @@ pub fn attend(q: Operand, k: Operand, v: Operand, out: &mut [f32], out_layout: L
         let k0 = bi * kl.batch + hh * kl.head;
         let v0 = bi * vl.batch + hh * vl.head;
         let o0 = bi * ol.batch + hh * ol.head + t0 * ol.row;
-        scores.resize(rows * len, 0.0);
         // SAFETY: the extents asserted above bound every element addressed: q rows × d from q0
-        // (row stride ql.row), keys len × d from k0 read transposed (element (c, j) at
-        // j·kl.row + c), values len × dv from v0 (row stride vl.row), the scores rows × len, and
-        // this task's own output rows × dv from o0 (row stride ol.row), which no other task writes.
+        // (row stride ql.row), keys len × d from k0 (row stride kl.row), values len × dv from v0
+        // (row stride vl.row), and this task's own output rows × dv from o0 (row stride
+        // ol.row), which no other task writes.
         unsafe {
-            super::cpu::gemm(
-                rows, len, d,
-                scores.as_mut_ptr(), 1, len as isize, false,
-                q.data.as_ptr().add(q0), 1, ql.row as isize,
-                k.data.as_ptr().add(k0), kl.row as isize, 1,
-                scale,
-            );
-        }
-        softmax_rows(scores, len);
-        unsafe {
-            super::cpu::gemm(
-                rows, dv, len,
-                out_ptr.0.add(o0), 1, ol.row as isize, false,
-                scores.as_ptr(), 1, len as isize,
-                v.data.as_ptr().add(v0), 1, vl.row as isize,
-                1.0,
-            );
+            logits(scores, rows, len, d, q.data.as_ptr().add(q0), ql.row, k.data.as_ptr().add(k0), kl.row, scale);
+            softmax_rows(scores, len);
+            weighted(out_ptr.0.add(o0), ol.row, scores, rows, len, v.data.as_ptr().add(v0), vl.row, dv);
         }
     };
     for_each_block(b, h, n, run);
+}
+
+/// `out` (resized to `rows × cols`, row-major) `= scale · a·bᵀ`, `a` `rows × d` and `b` `cols × d`
+/// with row strides `a_rs` and `b_rs`: a block's logits.
+///
+/// # Safety
+/// `a` and `b` address those rows.
+#[allow(clippy::too_many_arguments)]
+unsafe fn logits(out: &mut Vec<f32>, rows: usize, cols: usize, d: usize, a: *const f32, a_rs: usize, b: *const f32, b_rs: usize, scale: f32) {
+    out.resize(rows * cols, 0.0);
+    // SAFETY: out is rows × cols; a and b as the caller guarantees, b read transposed (element
+    // (c, j) at j·b_rs + c).
+    unsafe { super::cpu::gemm(rows, cols, d, out.as_mut_ptr(), 1, cols as isize, false, a, 1, a_rs as isize, b, b_rs as isize, 1, scale) };
+}
+
+/// `out` (`rows × dv`, row stride `out_rs`) `= p · v`, `p` `rows × len` row-major (a block's
+/// softmax), `v` `len × dv` with row stride `v_rs`.
+///
+/// # Safety
+/// `out` and `v` address those rows, and `out` no other thread's.
+#[allow(clippy::too_many_arguments)]
+unsafe fn weighted(out: *mut f32, out_rs: usize, p: &[f32], rows: usize, len: usize, v: *const f32, v_rs: usize, dv: usize) {
+    // SAFETY: as the caller guarantees; p is rows × len.
+    unsafe { super::cpu::gemm(rows, dv, len, out, 1, out_rs as isize, false, p.as_ptr(), 1, len as isize, v, 1, v_rs as isize, 1.0) };
 }
 
 /// Runs `run(scratch, (batch row, head, block of queries))` over every block of [`QUERY_BLOCK`]
@@ -214,29 +223,14 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
             qu.extend(row.iter().zip(ub).map(|(a, b)| a + b));
             qw.extend(row.iter().zip(wb).map(|(a, b)| a + b));
         }
-        scores.resize(rows * n, 0.0);
-        rel.resize(rows * band, 0.0);
         let keys = &ks[bh * n * d..(bh + 1) * n * d];
         // The band's first distance row: query t0 + rows − 1 against key 0.
         let lo = n - t0 - rows;
         let r_band = &rs[(hh * (2 * n - 1) + lo) * d..(hh * (2 * n - 1) + lo + band) * d];
-        // SAFETY: scores rows × n, qu and qw rows × d, keys n × d and r_band band × d read
-        // transposed (element (c, j) at j·d + c), rel rows × band; all row-major as sized above.
+        // SAFETY: qu and qw are rows × d, keys n × d and r_band band × d, all row-major.
         unsafe {
-            super::cpu::gemm(
-                rows, n, d,
-                scores.as_mut_ptr(), 1, n as isize, false,
-                qu.as_ptr(), 1, d as isize,
-                keys.as_ptr(), d as isize, 1,
-                1.0,
-            );
-            super::cpu::gemm(
-                rows, band, d,
-                rel.as_mut_ptr(), 1, band as isize, false,
-                qw.as_ptr(), 1, d as isize,
-                r_band.as_ptr(), d as isize, 1,
-                1.0,
-            );
+            logits(scores, rows, n, d, qu.as_ptr(), d, keys.as_ptr(), d, 1.0);
+            logits(rel, rows, band, d, qw.as_ptr(), d, r_band.as_ptr(), d, 1.0);
         }
         // Query t0 + a against key j is at distance j − (t0 + a) + n − 1, band column j − a + rows − 1.
         for (a, row) in scores.chunks_exact_mut(n).enumerate() {
@@ -247,16 +241,8 @@ pub fn relative_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, r: Tensor<3>
         let o0 = bi * out_layout.batch + hh * out_layout.head + t0 * out_layout.row;
         let vals = &vs[bh * n * dv..(bh + 1) * n * dv];
         // SAFETY: this task's output rows × dv from o0 (row stride h·dv) lie within out and no
-        // other task writes them; scores rows × n, vals n × dv.
-        unsafe {
-            super::cpu::gemm(
-                rows, dv, n,
-                out_ptr.0.add(o0), 1, out_layout.row as isize, false,
-                scores.as_ptr(), 1, n as isize,
-                vals.as_ptr(), 1, dv as isize,
-                1.0,
-            );
-        }
+        // other task writes them; vals is n × dv.
+        unsafe { weighted(out_ptr.0.add(o0), out_layout.row, scores, rows, n, vals.as_ptr(), dv, dv) };
     };
     if n > 0 && dv > 0 && d > 0 {
         for_each_block(b, h, n, run);
